@@ -1,0 +1,5 @@
+import sys
+
+from rare.cli import main
+
+sys.exit(main())

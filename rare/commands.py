@@ -1,0 +1,45 @@
+"""``rare convert-paddle`` and ``rare export`` (both need torch)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rare.checkpoint import codec_from_config, model_from_checkpoint, save_checkpoint
+from rare.config import ConfigError, load_config
+from rare.export import export_model_dir
+from rare.model import build_model
+from rare.paddle_import import paddle_to_state_dict, read_pdparams
+
+log = logging.getLogger("rare")
+
+
+def convert_paddle(config: str, pdparams: str, out: str, overrides: list[str]) -> None:
+    """PaddleOCR ``.pdparams`` -> project checkpoint; validates everything before writing anything."""
+    cfg = load_config(config, overrides)
+    codec = codec_from_config(cfg)
+    model = build_model(cfg.Architecture, codec.num_classes)
+    model.load_state_dict(paddle_to_state_dict(read_pdparams(pdparams), model))
+    save_checkpoint(out, model, cfg, codec, source=f"paddle:{Path(pdparams).name}")
+    count = sum(p.numel() for p in model.parameters())
+    log.info(
+        "wrote %s: %s, %d classes, %s parameters", out, cfg.Architecture.Backbone.name, codec.num_classes, f"{count:,}"
+    )
+
+
+def export(config: str, overrides: list[str]) -> None:
+    """Export ``Global.pretrained_model`` to ``Global.save_inference_dir``/{model.onnx, rare.json}."""
+    cfg = load_config(config, overrides)
+    if not cfg.Global.pretrained_model:
+        raise ConfigError("export needs -o Global.pretrained_model=CHECKPOINT")
+    if not cfg.Global.save_inference_dir:
+        raise ConfigError("export needs -o Global.save_inference_dir=DIR")
+    model, codec, payload = model_from_checkpoint(cfg.Global.pretrained_model, cfg)
+    source = payload.get("source") or str(cfg.Global.pretrained_model)
+    spec, report = export_model_dir(model, cfg, codec, cfg.Global.save_inference_dir, source=source)
+    log.info(
+        "wrote %s/model.onnx (%d nodes, opset 17) and rare.json; ONNX Runtime vs PyTorch max diff %.2e",
+        cfg.Global.save_inference_dir,
+        sum(report.op_counts.values()),
+        report.max_abs_diff,
+    )

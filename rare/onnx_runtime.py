@@ -1,0 +1,73 @@
+"""Recognition with ONNX Runtime on an exported model directory (torch-free: ``rare infer`` and the gateway)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from rare.codec import Recognition
+from rare.modelspec import ModelSpec, ModelSpecError, TensorSpec
+from rare.preprocess import preprocess_batch
+
+ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+}
+
+
+def session_options(threads: int = 0) -> ort.SessionOptions:
+    """Full graph optimization; ``threads`` intra-op threads (0: one per core)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
+def tensor_specs(nodes: Sequence[ort.NodeArg]) -> list[TensorSpec]:
+    """ONNX Runtime's view of graph inputs/outputs, with symbolic dimensions as -1."""
+    return [
+        TensorSpec(n.name, ORT_DTYPES.get(n.type, n.type), [d if isinstance(d, int) else -1 for d in n.shape])
+        for n in nodes
+    ]
+
+
+class OnnxRecognizer:
+    """Preprocess -> ONNX Runtime -> decode, for one model directory (``model.onnx`` + ``rare.json``)."""
+
+    def __init__(self, model_dir: str | Path, threads: int = 0, spec: ModelSpec | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.spec = spec if spec is not None else ModelSpec.load(self.model_dir)
+        onnx_path = self.model_dir / self.spec.onnx_file
+        if not onnx_path.is_file():
+            raise ModelSpecError(f"{onnx_path}: ONNX file not found")
+        self.session = ort.InferenceSession(
+            str(onnx_path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        self.spec.check_io(tensor_specs(self.session.get_inputs()), tensor_specs(self.session.get_outputs()))
+        self.codec = self.spec.codec()
+        outs = self.spec.outputs
+        self.compact = "ids" in outs and "scores" in outs
+        self.fetch = [outs["ids"].name, outs["scores"].name] if self.compact else [outs["probs"].name]
+
+    def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 [N, 3, 32, 100] -> per-step class ids [N, 25] and their probabilities [N, 25]."""
+        results = self.session.run(self.fetch, {self.spec.input.name: batch})
+        if self.compact:
+            return results[0], results[1]
+        probs = results[0]
+        return probs.argmax(axis=2), probs.max(axis=2)
+
+    def recognize(self, images: Sequence[np.ndarray], stop_at_eos: bool = True) -> list[Recognition]:
+        """BGR crops (any size) -> text, confidence and per-character confidences, in input order."""
+        if not images:
+            return []
+        ids, scores = self.infer(preprocess_batch(images, self.spec.image_shape))
+        return self.codec.decode_ids(ids, scores, stop_at_eos)

@@ -1,0 +1,89 @@
+"""The one preprocessing of RARE, shared by training, prediction and serving (numpy + OpenCV, no torch).
+
+Equal to PaddleOCR's ``resize_norm_img`` for RARE: BGR, resize to height 32 keeping the aspect ratio with width
+``min(ceil(32 * w / h), 100)`` (OpenCV bilinear), scale to [-1, 1] as ``(x / 255 - 0.5) / 0.5``, right-pad with 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from rare.errors import RareError
+
+IMAGE_SHAPE = (3, 32, 100)
+
+# (x / 255 - 0.5) / 0.5 in float32, exactly as PaddleOCR computes it, looked up instead of recomputed.
+_NORMALIZE_LUT = ((np.arange(256, dtype=np.float32) / 255) - 0.5) / 0.5
+
+
+class ImageError(RareError, ValueError):
+    """An array that cannot be a word crop (wrong rank, channels, dtype or size)."""
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Bring any supported crop to uint8 BGR [H, W, 3].
+
+    Grayscale ([H, W] or [H, W, 1]) is replicated; BGRA is composited onto white (a transparent background reads as
+    paper, not as black ink); uint16 is scaled to 8 bits; bool is taken as black/white.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"expected a numpy array, got {type(image).__name__}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ImageError(f"expected [H, W], [H, W, 1], [H, W, 3] or [H, W, 4], got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ImageError(f"image is empty: shape {image.shape}")
+    image = _to_uint8(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255
+        blended = image[:, :, :3].astype(np.float32) * alpha + 255 * (1 - alpha)
+        return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * 255
+    raise ImageError(f"unsupported pixel type {image.dtype}; expected uint8, uint16 or bool")
+
+
+def resized_width(height: int, width: int, shape: Sequence[int] = IMAGE_SHAPE) -> int:
+    """PaddleOCR's width rule: ``min(ceil(H_out * w / h), W_out)``, at least 1 pixel."""
+    _, out_h, out_w = shape
+    ratio = width / float(height)
+    return max(1, min(out_w, int(math.ceil(out_h * ratio))))
+
+
+def preprocess(image: np.ndarray, shape: Sequence[int] = IMAGE_SHAPE) -> np.ndarray:
+    """One crop (any supported array, BGR order) -> float32 [3, 32, 100] in [-1, 1], right-padded with 0."""
+    out = np.zeros(tuple(shape), dtype=np.float32)
+    _fill(out, image, shape)
+    return out
+
+
+def preprocess_batch(images: Sequence[np.ndarray], shape: Sequence[int] = IMAGE_SHAPE) -> np.ndarray:
+    """Several crops -> float32 [N, 3, 32, 100]; each row equals :func:`preprocess` of that crop."""
+    out = np.zeros((len(images), *shape), dtype=np.float32)
+    for row, image in zip(out, images, strict=True):
+        _fill(row, image, shape)
+    return out
+
+
+def _fill(out: np.ndarray, image: np.ndarray, shape: Sequence[int]) -> None:
+    bgr = to_bgr8(image)
+    _, out_h, _ = shape
+    width = resized_width(bgr.shape[0], bgr.shape[1], shape)
+    resized = cv2.resize(bgr, (width, out_h), interpolation=cv2.INTER_LINEAR)
+    # [H, W, 3] uint8 -> [3, H, W] float32 through the lookup table, written into the left of the padded row
+    out[:, :, :width] = _NORMALIZE_LUT[resized.transpose(2, 0, 1)]
