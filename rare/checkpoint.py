@@ -21,7 +21,7 @@ from rare.codec import LabelCodec
 from rare.config import Config, config_to_dict
 from rare.errors import RareError
 from rare.model import RARE, build_model
-from rare.paddle_import import PaddleImportError, paddle_to_state_dict, read_pdparams
+from rare.paddle_import import PaddleImportError, convert_pdparams
 
 FORMAT = "rare-checkpoint/1"
 
@@ -92,7 +92,7 @@ def load_weights(path: str | Path, model: RARE, codec: LabelCodec) -> dict[str, 
     """Load our checkpoint or a PaddleOCR ``.pdparams`` into ``model``; returns the checkpoint payload."""
     path = resolve_weights_path(path)
     if path.suffix == ".pdparams":
-        state = paddle_to_state_dict(read_pdparams(path), model)
+        state = convert_pdparams(path, model)
         payload: dict[str, Any] = {"state_dict": state, "charset": list(codec.characters), "source": str(path)}
     else:
         payload = read_checkpoint(path)

@@ -9,7 +9,7 @@ from rare.checkpoint import codec_from_config, model_from_checkpoint, save_check
 from rare.config import ConfigError, load_config
 from rare.export import export_model_dir
 from rare.model import build_model
-from rare.paddle_import import paddle_to_state_dict, read_pdparams
+from rare.paddle_import import convert_pdparams
 
 log = logging.getLogger("rare")
 
@@ -19,7 +19,7 @@ def convert_paddle(config: str, pdparams: str, out: str, overrides: list[str]) -
     cfg = load_config(config, overrides)
     codec = codec_from_config(cfg)
     model = build_model(cfg.Architecture, codec.num_classes)
-    model.load_state_dict(paddle_to_state_dict(read_pdparams(pdparams), model))
+    model.load_state_dict(convert_pdparams(pdparams, model))
     save_checkpoint(out, model, cfg, codec, source=f"paddle:{Path(pdparams).name}")
     count = sum(p.numel() for p in model.parameters())
     log.info(

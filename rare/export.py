@@ -103,7 +103,7 @@ def check_graph(path: str | Path) -> dict[str, int]:
     model = onnx.load(str(path))
     try:
         onnx.checker.check_model(model, full_check=True)
-    except onnx.checker.ValidationError as exc:
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise ExportError(f"{path}: onnx.checker failed: {exc}") from None
     ops = Counter(node.op_type for node in model.graph.node)
     unsupported = sorted(set(ops) - TENSORRT_OPS)

@@ -81,6 +81,12 @@ class ModelSpec:
             raise ModelSpecError(f"rare.json: unknown output role(s) {unknown}; roles are {list(OUTPUT_ROLES)}")
         if "probs" not in self.outputs and not {"ids", "scores"} <= set(self.outputs):
             raise ModelSpecError("rare.json: outputs need 'probs' or both 'ids' and 'scores'")
+        probs = self.outputs.get("probs")
+        if probs is not None and probs.shape and probs.shape[-1] >= 0 and probs.shape[-1] != self.num_classes:
+            raise ModelSpecError(
+                f"rare.json: output {probs.name!r} has {probs.shape[-1]} classes but the dictionary gives "
+                f"{self.num_classes} (sos + {len(self.characters)} characters + eos)"
+            )
 
     def codec(self) -> LabelCodec:
         return LabelCodec(self.characters, self.num_steps)

@@ -96,6 +96,15 @@ def paddle_to_state_dict(params: dict[str, np.ndarray], model: nn.Module) -> dic
     return out
 
 
+def convert_pdparams(path: str | Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """Read a ``.pdparams`` and map it onto ``model``; every error names the file."""
+    params = read_pdparams(path)
+    try:
+        return paddle_to_state_dict(params, model)
+    except PaddleImportError as exc:
+        raise PaddleImportError(f"{path}: {exc}") from None
+
+
 def _drop_lstm_aliases(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """paddle.save stores each LSTM tensor twice (``lstm.0.cell_fw.weight_ih`` is ``lstm.weight_ih_l0``)."""
     kept = {}
