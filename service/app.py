@@ -1,0 +1,59 @@
+"""``create_app(settings)``: the gateway application; ``python -m service`` serves it with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import rare
+from service.backends.base import Backend
+from service.backends.onnx import OnnxBackend
+from service.backends.triton import TritonBackend
+from service.errors import install_error_handlers
+from service.middleware import GatewayMiddleware
+from service.pipeline import Pipeline
+from service.routes import require_api_key, router
+from service.settings import Settings
+
+log = logging.getLogger("rare.gateway")
+
+
+def build_backend(settings: Settings) -> Backend:
+    return TritonBackend(settings) if settings.use_triton else OnnxBackend(settings)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    backend = build_backend(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backend.start()  # one client (or one ONNX Runtime session) per process and event loop
+        yield
+        await backend.close()
+
+    app = FastAPI(
+        title="RARE scene-text recognition",
+        version=rare.__version__,
+        lifespan=lifespan,
+        description="POST word crops to /recognize and get their text, confidence and per-character confidences.",
+        dependencies=[Depends(require_api_key)],
+    )
+    app.state.settings = settings
+    app.state.pipeline = Pipeline(backend, settings)
+    install_error_handlers(app)
+    app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["x-request-id"],
+        )
+    app.add_middleware(GatewayMiddleware, settings=settings)
+    return app

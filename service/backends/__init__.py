@@ -1,0 +1,1 @@
+"""Inference backends behind one protocol: the embedded ONNX Runtime and Triton (gRPC)."""

@@ -1,0 +1,66 @@
+"""The embedded backend: ONNX Runtime in the gateway process (the default when no Triton URL is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import numpy as np
+
+from rare.errors import RareError
+from rare.modelspec import ModelSpec
+from rare.onnx_runtime import OnnxRecognizer
+from service.backends.base import BackendStatus, MicroBatcher
+from service.errors import BackendFailed, BackendUnavailable
+from service.settings import Settings
+
+log = logging.getLogger("rare.gateway")
+
+
+class OnnxBackend:
+    kind = "onnxruntime"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.spec: ModelSpec | None = None
+        self.max_batch_size = settings.max_batch_size
+        self._recognizer: OnnxRecognizer | None = None
+        self._batcher: MicroBatcher | None = None
+        self._detail = "loading"
+
+    async def start(self) -> None:
+        try:
+            self._recognizer = await asyncio.to_thread(
+                OnnxRecognizer, self.settings.model_dir, self.settings.ort_threads
+            )
+        except (RareError, OSError) as exc:  # a broken model dir must not crash the process: readyz says why
+            self._detail = f"model not loaded: {exc}"
+            log.error("embedded backend: %s", self._detail)
+            return
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own types for a corrupt graph
+            self._detail = f"model not loaded: {type(exc).__name__}: {exc}"
+            log.error("embedded backend: %s", self._detail)
+            return
+        self.spec = self._recognizer.spec
+        self._batcher = MicroBatcher(self._recognizer.infer, self.max_batch_size)
+        self._detail = f"{self.settings.model_dir} on ONNX Runtime (CPU)"
+        log.info("embedded backend ready: %s %s", self.spec.model_name, self._detail)
+
+    async def status(self) -> BackendStatus:
+        return BackendStatus(self._batcher is not None, self._detail)
+
+    async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._batcher is None:
+            raise BackendUnavailable(
+                f"the embedded model is not loaded ({self._detail})", retry_after=self.settings.triton_retry_after_s
+            )
+        try:
+            return await self._batcher.submit(batch)
+        except RareError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an ONNX Runtime failure is this request's 502, not a crash
+            raise BackendFailed(f"ONNX Runtime failed: {type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()

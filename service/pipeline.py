@@ -1,0 +1,83 @@
+"""Uploads -> decoded crops -> the model library's preprocessing -> backend (chunked, concurrent) -> text."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from rare.images import ImageDecodeError, ImageTooLargeError, decode_image
+from rare.preprocess import ImageError, preprocess_batch
+from service import metrics
+from service.backends.base import Backend
+from service.errors import BackendUnavailable
+from service.schemas import CropResult, ItemError
+from service.settings import Settings
+from service.uploads import Upload
+
+
+class Pipeline:
+    def __init__(self, backend: Backend, settings: Settings) -> None:
+        self.backend = backend
+        self.settings = settings
+
+    async def recognize(self, uploads: list[Upload]) -> list[CropResult]:
+        spec = self.backend.spec
+        if spec is None:
+            status = await self.backend.status()
+            spec = self.backend.spec
+            if spec is None:
+                raise BackendUnavailable(
+                    f"model not ready: {status.detail}", retry_after=self.settings.triton_retry_after_s
+                )
+        results = [CropResult(index=i, filename=u.filename, error=u.error) for i, u in enumerate(uploads)]
+        batch, good = await run_in_threadpool(self._decode_and_preprocess, uploads, results)
+        if good:
+            ids, scores = await self._infer(batch)
+            start = time.perf_counter()
+            for index, rec in zip(good, spec.codec().decode_ids(ids, scores), strict=True):
+                results[index] = CropResult(
+                    index=index,
+                    filename=uploads[index].filename,
+                    text=rec.text,
+                    confidence=rec.confidence,
+                    char_confidences=rec.char_confidences,
+                )
+            metrics.STAGE_DURATION.labels("postprocess").observe(time.perf_counter() - start)
+        metrics.CROPS.labels("recognized").inc(len(good))
+        metrics.CROPS.labels("failed").inc(len(uploads) - len(good))
+        return results
+
+    def _decode_and_preprocess(self, uploads: list[Upload], results: list[CropResult]) -> tuple[np.ndarray, list[int]]:
+        start = time.perf_counter()
+        crops, good = [], []
+        for i, upload in enumerate(uploads):
+            if upload.data is None:
+                continue
+            try:
+                crops.append(decode_image(upload.data, self.settings.max_image_pixels))
+                good.append(i)
+            except ImageTooLargeError as exc:
+                results[i].error = ItemError(code="image_too_large", message=str(exc))
+            except (ImageDecodeError, ImageError) as exc:
+                results[i].error = ItemError(code="undecodable_image", message=str(exc))
+        middle = time.perf_counter()
+        batch = preprocess_batch(crops)
+        metrics.STAGE_DURATION.labels("decode").observe(middle - start)
+        metrics.STAGE_DURATION.labels("preprocess").observe(time.perf_counter() - middle)
+        return batch, good
+
+    async def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks of at most the backend's max batch, sent concurrently so the backend can merge them."""
+        start = time.perf_counter()
+        size = self.backend.max_batch_size
+        chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+        for chunk in chunks:
+            metrics.BATCH_SIZE.observe(len(chunk))
+        outputs = await asyncio.gather(*(self.backend.infer(chunk) for chunk in chunks))
+        metrics.STAGE_DURATION.labels("infer").observe(time.perf_counter() - start)
+        if len(outputs) == 1:
+            return outputs[0]
+        return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])

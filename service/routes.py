@@ -1,0 +1,138 @@
+"""HTTP routes: /recognize, /healthz, /readyz, /metrics, /v1/models."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service import metrics
+from service.errors import Unauthorized
+from service.pipeline import Pipeline
+from service.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    ModelDescription,
+    ModelInfo,
+    ModelsResponse,
+    RecognizeJSON,
+    RecognizeResponse,
+)
+from service.settings import Settings
+from service.uploads import read_uploads
+
+router = APIRouter()
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    return request.app.state.pipeline
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def require_api_key(request: Request) -> None:
+    """With RARE_API_KEY set, every path but the exempt ones needs the key (compared in constant time)."""
+    settings: Settings = request.app.state.settings
+    if settings.api_key is None or request.url.path in settings.auth_exempt_paths:
+        return
+    supplied = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(supplied.encode(), expected):
+        raise Unauthorized("missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+
+
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 429, 502, 503, 504)}
+RECOGNIZE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["images"],
+                    "properties": {
+                        "images": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one or more word crops (image files)",
+                        }
+                    },
+                }
+            },
+            "application/json": {"schema": RecognizeJSON.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/recognize",
+    response_model=RecognizeResponse,
+    responses=ERRORS,
+    openapi_extra=RECOGNIZE_BODY,
+    summary="Recognize the text of one or many word crops",
+)
+async def recognize(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> RecognizeResponse:
+    """Results come in input order; a crop that cannot be decoded gets an ``error`` and the rest are recognized."""
+    uploads = await read_uploads(request, settings)
+    metrics.CROPS_PER_REQUEST.observe(len(uploads))
+    results = await pipeline.recognize(uploads)
+    for result in results:
+        if result.error is not None:
+            metrics.ERRORS.labels(result.error.code).inc()
+    spec = pipeline.backend.spec
+    model = ModelInfo(name=spec.model_name, version=spec.model_version, backend=pipeline.backend.kind)
+    return RecognizeResponse(model=model, results=results, request_id=request.state.request_id)
+
+
+@router.get("/healthz", response_model=HealthResponse, summary="Liveness: the process serves HTTP")
+async def healthz() -> HealthResponse:
+    return HealthResponse(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse}},
+    summary="Readiness: the backend is reachable and the model loaded and validated",
+)
+async def readyz(pipeline: PipelineDep) -> JSONResponse:
+    status = await pipeline.backend.status()
+    metrics.BACKEND_READY.labels(pipeline.backend.kind).set(1 if status.ready else 0)
+    body = HealthResponse(status="ready" if status.ready else "not_ready", detail=status.detail)
+    return JSONResponse(body.model_dump(), status_code=200 if status.ready else 503)
+
+
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}
+)
+async def prometheus_metrics() -> Response:
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/models", response_model=ModelsResponse, summary="What is served")
+async def models(pipeline: PipelineDep) -> ModelsResponse:
+    backend = pipeline.backend
+    status = await backend.status()
+    spec = backend.spec
+    description = ModelDescription(
+        name=spec.model_name if spec else "unknown",
+        version=spec.model_version if spec else "",
+        backend=backend.kind,
+        ready=status.ready,
+        detail=status.detail,
+        architecture=spec.architecture if spec else None,
+        charset=spec.characters if spec else None,
+        image_shape=spec.image_shape if spec else None,
+        max_batch_size=backend.max_batch_size,
+    )
+    return ModelsResponse(models=[description])

@@ -1,0 +1,64 @@
+"""Gateway settings, from ``RARE_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "rare_mv3_en"
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RARE_", env_file=".env", extra="ignore")
+
+    # --- model and backend -------------------------------------------------------------------------------------
+    model_dir: Path = Field(
+        DEFAULT_MODEL_DIR, description="exported model (model.onnx + rare.json) for the embedded backend"
+    )
+    backend: Literal["auto", "onnxruntime", "triton"] = Field(
+        "auto", description="auto: triton when triton_url is set, else the embedded onnxruntime backend"
+    )
+    triton_url: str | None = Field(None, description="Triton gRPC address, e.g. 127.0.0.1:8001")
+    triton_model: str = Field("rare", description="model name in the Triton repository")
+    triton_model_version: str = Field("", description="empty: Triton's latest")
+    triton_timeout_s: float = Field(10.0, gt=0, description="gRPC deadline of one inference call")
+    triton_retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503")
+    ort_threads: int = Field(0, ge=0, description="intra-op threads of the embedded backend (0: all cores)")
+    max_batch_size: int = Field(64, ge=1, le=1024, description="largest batch the embedded backend runs at once")
+
+    # --- request limits ----------------------------------------------------------------------------------------
+    max_images: int = Field(64, ge=1, description="most crops in one request")
+    max_image_bytes: int = Field(2 * MiB, ge=1, description="largest encoded crop")
+    max_request_bytes: int = Field(32 * MiB, ge=1, description="largest request body (rejected before reading)")
+    max_image_pixels: int = Field(25_000_000, ge=1, description="largest decoded crop, checked from the header")
+    max_in_flight: int = Field(256, ge=1, description="requests handled at once; more get 429")
+
+    # --- access and observability ------------------------------------------------------------------------------
+    api_key: SecretStr | None = Field(
+        None, description="when set, requests need 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
+    )
+    auth_exempt_paths: list[str] = Field(
+        ["/healthz", "/readyz", "/metrics"], description="paths served without the API key"
+    )
+    cors_origins: list[str] = Field([], description="allowed CORS origins (empty: CORS off)")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # --- process -----------------------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+
+    @field_validator("triton_url")
+    @classmethod
+    def _strip_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        return value.removeprefix("grpc://").removeprefix("http://").rstrip("/")
+
+    @property
+    def use_triton(self) -> bool:
+        return self.backend == "triton" or (self.backend == "auto" and self.triton_url is not None)

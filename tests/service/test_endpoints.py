@@ -1,0 +1,62 @@
+"""Health, readiness, models, metrics and OpenAPI over real HTTP."""
+
+from __future__ import annotations
+
+import re
+
+from tests.service.conftest import Gateway
+from tests.service.test_recognize import crop_bytes, files
+
+
+def test_health_ready_models(gateway: Gateway) -> None:
+    with gateway.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok", "detail": None}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        (model,) = client.get("/v1/models").json()["models"]
+    assert model["name"] == "rare_calib" and model["ready"] and model["backend"] == "onnxruntime"
+    assert model["charset"] == list("0123456789abcdefghijklmnopqrstuvwxyz") and model["image_shape"] == [3, 32, 100]
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_move_with_traffic(gateway: Gateway) -> None:
+    with gateway.client() as client:
+        before = client.get("/metrics").text
+        client.post("/recognize", files=files(*crop_bytes(3), ("bad.png", b"nope")))
+        exposition = client.get("/metrics")
+        after = exposition.text
+    assert exposition.headers["content-type"].startswith("text/plain")
+    key = "rare_http_request_duration_seconds_count"
+    assert (
+        metric(after, key, route="/recognize", status="200")
+        == metric(before, key, route="/recognize", status="200") + 1
+    )
+    assert (
+        metric(after, "rare_crops_total", outcome="recognized")
+        - metric(before, "rare_crops_total", outcome="recognized")
+        == 3
+    )
+    assert metric(after, "rare_errors_total", reason="undecodable_image") > metric(
+        before, "rare_errors_total", reason="undecodable_image"
+    )
+    for stage in ("decode", "preprocess", "infer", "postprocess"):
+        assert metric(after, "rare_stage_duration_seconds_count", stage=stage) > 0
+    assert metric(after, "rare_crops_per_request_count") > 0
+    assert re.search(r"^rare_http_requests_in_flight \d", after, re.M)
+
+
+def test_openapi_documents_both_request_bodies(gateway: Gateway) -> None:
+    with gateway.client() as client:
+        spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/recognize"]["post"]["requestBody"]["content"]
+    assert set(body) == {"multipart/form-data", "application/json"}
+    responses = spec["paths"]["/recognize"]["post"]["responses"]
+    assert {"200", "400", "413", "415", "429", "503", "504"} <= set(responses)
