@@ -77,6 +77,11 @@ class LmdbReader:
             label = txn.get(f"label-{key:09d}".encode())
         return image, label.decode("utf-8", errors="replace") if label is not None else None
 
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_env": None}
 

@@ -62,28 +62,23 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_config(bad)
 
 
+PADDLE_TRANSFORMS = """    transforms:
+      - DecodeImage: {img_mode: BGR, channel_first: false}
+      - AttnLabelEncode:
+      - RecResizeImg: {image_shape: [3, 32, 100]}
+      - KeepKeys: {keep_keys: [image, label, length]}
+"""
+
+
 def test_paddleocr_stock_config_keys_load(tmp_path: Path) -> None:
-    """PaddleOCR's own YAML (with its transforms chain and bookkeeping keys) is accepted as is."""
+    """PaddleOCR's own YAML (its transforms chain and bookkeeping keys) is accepted as is."""
+    text = MV3_CONFIG.read_text()
+    train_dir = "    data_dir: ./train_data/data_lmdb_release/training/\n"
+    text = text.replace(train_dir, train_dir + PADDLE_TRANSFORMS)
+    text = text.replace(
+        "  use_space_char: false\n", "  use_space_char: false\n  use_visualdl: false\n  infer_img: x.png\n"
+    )
     stock = tmp_path / "paddle.yml"
-    stock.write_text(
-        MV3_CONFIG.read_text()
-        + "\n".join(
-            [
-                "",
-                "# appended from PaddleOCR's file",
-            ]
-        )
-    )
-    text = (
-        stock.read_text()
-        .replace(
-            "    data_dir: ./train_data/data_lmdb_release/training/\n",
-            "    data_dir: ./train_data/data_lmdb_release/training/\n    transforms:\n"
-            "      - DecodeImage: {img_mode: BGR, channel_first: false}\n      - AttnLabelEncode:\n"
-            "      - RecResizeImg: {image_shape: [3, 32, 100]}\n      - KeepKeys: {keep_keys: [image, label, length]}\n",
-        )
-        .replace("  use_space_char: false\n", "  use_space_char: false\n  use_visualdl: false\n  infer_img: x.png\n")
-    )
     stock.write_text(text)
     cfg = load_config(stock)
     assert cfg.Train.dataset.transforms is not None and cfg.Global.infer_img == "x.png"

@@ -1,0 +1,104 @@
+"""``WordRenderer``: synthetic scene-text word crops (BGR uint8) with their labels, deterministic per (seed, index).
+
+One crop: draw a label (:mod:`rare.synth.text`), a font and a palette (:mod:`rare.synth.colors`); draw the word's
+fill / outline / shadow coverage masks (:mod:`rare.synth.layout`); map them into a detector-like crop with one
+perspective warp (:mod:`rare.synth.geometry`); paint them in the palette's colours over a procedural background
+(:mod:`rare.synth.background`); degrade like a camera (:mod:`rare.synth.effects`). Every random choice comes from
+the ``numpy.random.Generator`` passed in, so ``sample(seed, index)`` is reproducible byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rare.synth.background import render_background
+from rare.synth.colors import BGR, Palette, sample_palette
+from rare.synth.effects import degrade
+from rare.synth.fonts import load_font, resolve_fonts
+from rare.synth.geometry import place, sample_height, warp_layer
+from rare.synth.layout import FILL, OUTLINE, SHADOW, TextMasks, make_text_masks
+from rare.synth.text import TextSampler, read_wordlist
+
+# Fonts are drawn at a few sizes only (the warp then rescales, mostly by 0.75-1.25), so the face cache stays small.
+FONT_SIZES = np.array([20, 28, 40, 56, 80])
+
+
+class WordRenderer:
+    """Renders random word crops; ``sample(seed, index)`` gives the same image in any process.
+
+    Args:
+        fonts: font files, or a list file / folder of them; default the checked-in ``rare/synth/fonts.txt``.
+        wordlist: one word per line; default ``/usr/share/dict/words`` (Debian ``wamerican``).
+        max_chars: longest label produced.
+    """
+
+    def __init__(
+        self, fonts: Sequence[Path] | Path | str | None = None, wordlist: Path | None = None, max_chars: int = 23
+    ) -> None:
+        self.fonts = [str(p) for p in resolve_fonts(fonts)]
+        self.text = TextSampler(read_wordlist(wordlist), max_chars)
+        self.max_chars = max_chars
+
+    def preload_fonts(self) -> None:
+        """Load every face at every drawing size now (otherwise each loads on first use, about 0.4 ms apiece)."""
+        for path in self.fonts:
+            for size in FONT_SIZES:
+                load_font(path, int(size))
+
+    def sample(self, seed: int, index: int) -> tuple[np.ndarray, str]:
+        """The crop number ``index`` of the stream ``seed``: ``render(np.random.default_rng([seed, index]))``."""
+        return self.render(np.random.default_rng([seed, index]))
+
+    def render(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """One crop (uint8 BGR [H, W, 3], H about 24..80) and the exact string drawn in it."""
+        label = self.text.sample(rng)
+        font = self.fonts[int(rng.integers(len(self.fonts)))]
+        palette = sample_palette(rng)
+        height = sample_height(rng)
+        size = _font_size(rng, height, label)
+        neighbour = self.text.sample(rng) if rng.random() < 0.15 else None
+        text = make_text_masks(rng, label, font, size, neighbour)
+        placement = place(rng, text.box, height)
+        image = render_background(rng, placement.height, placement.width, palette)
+        _paint_text(rng, image, warp_layer(text.masks, placement), text, palette)
+        text_px = (text.box[3] - text.box[1]) * placement.scale
+        return degrade(rng, image, text_px), label
+
+
+def _font_size(rng: np.random.Generator, crop_height: int, label: str) -> int:
+    """The drawing size nearest to one whose ink lands near the crop height, so the warp barely rescales it.
+
+    Ink height as a fraction of the font size: about 0.5 for x-height-only words ("one"), 0.72 with capitals,
+    digits or ascenders, plus about 0.22 with descenders.
+    """
+    tall = any(c.isupper() or c.isdigit() or c in "bdfhiklt()/!?'\"&#$%@" for c in label)
+    ratio = (0.72 if tall else 0.5) + (0.22 if any(c in "gjpqy(),;" for c in label) else 0.0)
+    wanted = crop_height * 0.85 / ratio * rng.uniform(0.85, 1.15)
+    return int(FONT_SIZES[int(np.argmin(np.abs(FONT_SIZES - wanted)))])
+
+
+def _paint(image: np.ndarray, color: BGR | np.ndarray, coverage: np.ndarray, opacity: float = 1.0) -> None:
+    """Blend ``color`` into ``image`` (float32, in place) with uint8 ``coverage`` times ``opacity``."""
+    alpha = coverage.astype(np.float32) * (opacity / 255)
+    image += (np.asarray(color, np.float32) - image) * alpha[:, :, None]
+
+
+def _paint_text(
+    rng: np.random.Generator, image: np.ndarray, masks: np.ndarray, text: TextMasks, palette: Palette
+) -> None:
+    """Shadow, outline, then fill (flat, or a vertical gradient; sometimes faded), in crop coordinates."""
+    if text.has_shadow:
+        _paint(image, palette.shadow, masks[:, :, SHADOW], rng.uniform(0.5, 1.0))
+    if text.has_outline:
+        _paint(image, palette.outline, masks[:, :, OUTLINE])
+    fill: BGR | np.ndarray = palette.text
+    if rng.random() < 0.2:
+        color = np.asarray(palette.text, np.float32)
+        other = np.clip(color * rng.uniform(0.5, 1.5) + rng.uniform(-40, 40, 3), 0, 255).astype(np.float32)
+        ramp = np.linspace(0, 1, image.shape[0], dtype=np.float32)[:, None, None]
+        fill = color + (other - color) * ramp
+    opacity = rng.uniform(0.55, 1.0) if rng.random() < 0.1 else 1.0
+    _paint(image, fill, masks[:, :, FILL], opacity)
