@@ -62,7 +62,8 @@ def build_train_dataset(cfg: DatasetConfig, codec: LabelCodec, seed: int) -> Rec
     for sub in cfg.sources:
         subs = sources_of(sub, seed)
         sources += subs
-        weights += [sub.weight / len(subs)] * len(subs)
+        total = sum(len(s) for s in subs)  # within one entry, every sample is equally likely
+        weights += [sub.weight * len(s) / total for s in subs]
         augment += [sub.augment] * len(subs)
     return RecDataset(sources, codec, weights, cfg.num_samples or sum(len(s) for s in sources), augment, seed)
 

@@ -10,6 +10,7 @@ import random
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import yaml
@@ -49,6 +50,7 @@ def seed_everything(seed: int) -> None:
 
 def _worker_init(worker_id: int) -> None:
     np.random.seed(torch.initial_seed() % 2**32)
+    cv2.setNumThreads(1)  # workers decode, augment and render; the training processes own the cores
 
 
 class Trainer:
