@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 
 import rare
 from service.backends.base import Backend
@@ -56,4 +57,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["x-request-id"],
         )
     app.add_middleware(GatewayMiddleware, settings=settings)
+    app.openapi = lambda: openapi_with_limits(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def openapi_with_limits(app: FastAPI, settings: Settings) -> dict:
+    """The generated schema, plus this deployment's request limits (so clients and fuzzers see them)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        content = schema["paths"]["/recognize"]["post"]["requestBody"]["content"]
+        content["multipart/form-data"]["schema"]["properties"]["images"]["maxItems"] = settings.max_images
+        content["application/json"]["schema"]["properties"]["images"]["maxItems"] = settings.max_images
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -63,6 +63,7 @@ RECOGNIZE_BODY = {
                         "images": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
+                            "minItems": 1,
                             "description": "one or more word crops (image files)",
                         }
                     },

@@ -35,7 +35,8 @@ class RecognizeJSON(BaseModel):
     """JSON alternative to multipart: base64-encoded image files."""
 
     images: list[str] = Field(
-        description="base64 of each image file (PNG, JPEG, BMP, TIFF, WebP, ...); a data: URL prefix is accepted"
+        description="base64 of each image file (PNG, JPEG, BMP, TIFF, WebP, ...); a data: URL prefix is accepted",
+        min_length=1,
     )
     filenames: list[str] | None = Field(None, description="optional names, same order as images")
 

@@ -65,12 +65,7 @@ async def _read_multipart(request: Request, settings: Settings) -> list[Upload]:
         uploads = []
         for item in files:
             if not isinstance(item, UploadFile):
-                uploads.append(
-                    Upload(
-                        None, error=ItemError(code="not_a_file", message=f"field {FIELD!r} must hold files, got text")
-                    )
-                )
-                continue
+                raise MalformedBody(f"field {FIELD!r} must hold files; part {len(uploads)} is a text value")
             uploads.append(await _read_file(item, settings))
         return uploads
     finally:
@@ -98,6 +93,8 @@ async def _read_json(request: Request, settings: Settings) -> list[Upload]:
         body = RecognizeJSON.model_validate_json(await request.body())
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "too_short" and first["loc"] == ("images",):
+            raise NoImages("no images: 'images' is an empty list") from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise MalformedBody(f"invalid JSON body at {where}: {first['msg']}") from None
     _check_count(len(body.images), settings)

@@ -35,10 +35,17 @@ class Gateway:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_for_log(self, *needles: str, timeout: float = 10) -> str:
+        """The log once every needle is in it (access lines are written just after the response is sent)."""
+        deadline = time.monotonic() + timeout
+        while not all(n in (text := self.log_text()) for n in needles) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return text
+
 
 def start_gateway(env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 60) -> Gateway:
     port = free_port()
-    full_env = {**os.environ, "RARE_HOST": "127.0.0.1", "RARE_PORT": str(port), **env}
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "RARE_HOST": "127.0.0.1", "RARE_PORT": str(port), **env}
     handle = log.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "service"], cwd=REPO, env=full_env, stdout=handle, stderr=subprocess.STDOUT

@@ -17,8 +17,13 @@ KEY = "s3cret-key-for-tests"
 
 @pytest.fixture(scope="module")
 def keyed_gateway(calib_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    env = {"RARE_MODEL_DIR": str(calib_model_dir), "RARE_API_KEY": KEY, "RARE_ORT_THREADS": "1",
-           "RARE_CORS_ORIGINS": '["https://app.example"]', "RARE_AUTH_EXEMPT_PATHS": '["/healthz", "/readyz"]'}
+    env = {
+        "RARE_MODEL_DIR": str(calib_model_dir),
+        "RARE_API_KEY": KEY,
+        "RARE_ORT_THREADS": "1",
+        "RARE_CORS_ORIGINS": '["https://app.example"]',
+        "RARE_AUTH_EXEMPT_PATHS": '["/healthz", "/readyz"]',
+    }
     gw = start_gateway(env, tmp_path_factory.mktemp("keyed") / "gateway.log")
     yield gw
     stop_gateway(gw)
@@ -50,11 +55,12 @@ def test_request_ids_are_kept_or_made_and_logged(gateway: Gateway) -> None:
     with gateway.client() as client:
         mine = client.get("/healthz", headers={"X-Request-ID": "trace-42.abc"})
         made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
-        failed = client.post("/recognize", content=b"x", headers={"content-type": "text/plain",
-                                                                   "X-Request-ID": "err-7"})
+        failed = client.post(
+            "/recognize", content=b"x", headers={"content-type": "text/plain", "X-Request-ID": "err-7"}
+        )
     assert mine.headers["x-request-id"] == "trace-42.abc"
     assert len(made.headers["x-request-id"]) == 32 and " " not in made.headers["x-request-id"]
     assert failed.json()["request_id"] == "err-7" == failed.headers["x-request-id"]
-    log = gateway.log_text()
+    log = gateway.wait_for_log("trace-42.abc GET /healthz 200", "err-7 POST /recognize 415")
     assert "trace-42.abc GET /healthz 200" in log and "err-7 POST /recognize 415" in log
     assert "Traceback" not in failed.text

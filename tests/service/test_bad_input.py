@@ -33,8 +33,11 @@ def test_decompression_bomb_is_refused_from_its_header(gateway: Gateway) -> None
     still_serves(gateway)
 
 
-@pytest.mark.parametrize("shape", [(1, 3000), (3000, 1), (2, 4000, 3), (4000, 2, 3), (1, 1)],
-                         ids=["1x3000", "3000x1", "2x4000", "4000x2", "1x1"])
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 3000), (3000, 1), (2, 4000, 3), (4000, 2, 3), (1, 1)],
+    ids=["1x3000", "3000x1", "2x4000", "4000x2", "1x1"],
+)
 def test_absurd_aspect_ratios_are_recognized(gateway: Gateway, shape: tuple[int, ...]) -> None:
     image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     result = recognize_one(gateway, "odd.png", png(image))
@@ -58,12 +61,15 @@ def test_every_format_and_layout_reads_like_the_plain_crop(gateway: Gateway) -> 
     still_serves(gateway)
 
 
-@pytest.mark.parametrize(("name", "data", "code"), [
-    ("truncated.png", png(word_bgr())[:300], "undecodable_image"),
-    ("zero.png", b"", "undecodable_image"),
-    ("not_an_image.png", b"%PDF-1.4 definitely not a picture" * 10, "undecodable_image"),
-    ("html.jpg", b"<html><body>hi</body></html>", "undecodable_image"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("truncated.png", png(word_bgr())[:300], "undecodable_image"),
+        ("zero.png", b"", "undecodable_image"),
+        ("not_an_image.png", b"%PDF-1.4 definitely not a picture" * 10, "undecodable_image"),
+        ("html.jpg", b"<html><body>hi</body></html>", "undecodable_image"),
+    ],
+)
 def test_broken_files_are_per_item_errors(gateway: Gateway, name: str, data: bytes, code: str) -> None:
     result = recognize_one(gateway, name, data)
     assert result["error"]["code"] == code and result["text"] is None
@@ -72,10 +78,20 @@ def test_broken_files_are_per_item_errors(gateway: Gateway, name: str, data: byt
 
 def test_request_level_garbage_then_still_serving(gateway: Gateway) -> None:
     with gateway.client() as client:
-        assert_error(client.post("/recognize", content=b"\x00\xff" * 100,
-                                 headers={"content-type": "image/png"}), 415, "unsupported_media_type")
-        assert_error(client.post("/recognize", content=b"--b\r\nContent-Disposition: form-data; name=\"images\"\r\n",
-                                 headers={"content-type": "multipart/form-data; boundary=b"}), 400, "no_images")
+        assert_error(
+            client.post("/recognize", content=b"\x00\xff" * 100, headers={"content-type": "image/png"}),
+            415,
+            "unsupported_media_type",
+        )
+        assert_error(
+            client.post(
+                "/recognize",
+                content=b'--b\r\nContent-Disposition: form-data; name="images"\r\n',
+                headers={"content-type": "multipart/form-data; boundary=b"},
+            ),
+            400,
+            "no_images",
+        )
         assert_error(client.post("/recognize", json={"images": "notalist"}), 400, "malformed_body")
         assert_error(client.post("/recognize", json=[1, 2, 3]), 400, "malformed_body")
         bad64 = {"images": [base64.b64encode(b"x" * 10).decode() + "!!"]}
