@@ -81,6 +81,12 @@ class ModelSpec:
             raise ModelSpecError(f"rare.json: unknown output role(s) {unknown}; roles are {list(OUTPUT_ROLES)}")
         if "probs" not in self.outputs and not {"ids", "scores"} <= set(self.outputs):
             raise ModelSpecError("rare.json: outputs need 'probs' or both 'ids' and 'scores'")
+        image = list(self.input.shape[1:])
+        if len(image) == 3 and all(d >= 0 for d in image) and image != list(self.image_shape):
+            raise ModelSpecError(
+                f"rare.json: image_shape {list(self.image_shape)} but input {self.input.name!r} takes {image} "
+                "(preprocessing would make tensors the graph refuses)"
+            )
         probs = self.outputs.get("probs")
         if probs is not None and probs.shape and probs.shape[-1] >= 0 and probs.shape[-1] != self.num_classes:
             raise ModelSpecError(

@@ -9,7 +9,7 @@ python="${PYTHON:-python3}"
 
 case "$purpose" in
   serve) extras="serve" ;;
-  dev) extras="serve,train,triton,dev"; scripts/apt-install.sh ;;
+  dev) extras="serve,train,dev"; scripts/apt-install.sh ;;
   *) echo "usage: $0 serve|dev" >&2; exit 2 ;;
 esac
 
@@ -22,5 +22,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/constr
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
   # constraints pin every package (torch==2.13.0 keeps pip from pulling multi-GB CUDA builds)
   .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[$extras]"
+  if [ "$purpose" = dev ]; then
+    # the CPU tritonserver 2.51 + Python backend for integration tests (build_engine.local_triton). The wheel declares
+    # numpy<2 for its own Python API, which we never import: install it without its dependencies.
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -c requirements/constraints.txt \
+      nvidia-pytriton==0.7.0
+  fi
   touch "$stamp"
 fi

@@ -12,7 +12,7 @@ from rare.images import ImageDecodeError, ImageTooLargeError, decode_image
 from rare.preprocess import ImageError, preprocess_batch
 from service import metrics
 from service.backends.base import Backend
-from service.errors import BackendUnavailable
+from service.errors import BackendUnavailable, GatewayError
 from service.schemas import CropResult, ItemError
 from service.settings import Settings
 from service.uploads import Upload
@@ -76,8 +76,20 @@ class Pipeline:
         chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
         for chunk in chunks:
             metrics.BATCH_SIZE.observe(len(chunk))
-        outputs = await asyncio.gather(*(self.backend.infer(chunk) for chunk in chunks))
+        outputs = await self._infer_chunks(chunks)
         metrics.STAGE_DURATION.labels("infer").observe(time.perf_counter() - start)
         if len(outputs) == 1:
             return outputs[0]
         return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+
+    async def _infer_chunks(self, chunks: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """All chunks at once; the first failure cancels the others (no work for an answer nobody will read)."""
+        if len(chunks) == 1:
+            return [await self.backend.infer(chunks[0])]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self.backend.infer(chunk)) for chunk in chunks]
+        except ExceptionGroup as failed:
+            first = failed.exceptions[0]
+            raise next((e for e in failed.exceptions if isinstance(e, GatewayError)), first) from None
+        return [task.result() for task in tasks]

@@ -110,6 +110,15 @@ def test_spec_mismatch_messages() -> None:
         ModelSpec(
             model_name="m", model_version="1", characters=["a"], input=spec.input, outputs={"ids": spec.outputs["ids"]}
         )
+    with pytest.raises(ModelSpecError, match=r"image_shape \[3, 48, 160\] but input 'images' takes \[3, 32, 100\]"):
+        ModelSpec(
+            model_name="m",
+            model_version="1",
+            characters=["a"],
+            input=spec.input,
+            outputs=spec.outputs,
+            image_shape=[3, 48, 160],
+        )
 
 
 def test_malformed_rare_json(tmp_path: Path) -> None:

@@ -1,0 +1,126 @@
+"""``python -m build_engine``: write a Triton model repository, or ``verify`` the FP16 graph.
+
+python -m build_engine --model-dir DIR --target {python,onnxruntime,tensorrt} [options]
+python -m build_engine verify --model-dir DIR [--val-dir ../shared/data/real_val]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from build_engine.triton_config import TARGETS, ServingOptions
+from build_engine.trt_engine import EngineOptions
+from rare.errors import RareError
+
+DESCRIPTION = """\
+Write a ready Triton model repository REPO/<name>/ (config.pbtxt, rare.json, 1/<model files>) from an exported
+model directory (model.onnx + rare.json).
+
+targets:
+  python       Python backend running ONNX Runtime on CPU (works with the CPU tritonserver of nvidia-pytriton)
+  onnxruntime  Triton's onnxruntime backend (KIND_CPU, or KIND_GPU with --gpu)
+  tensorrt     FP16 TensorRT engine 1/model.plan (needs a GPU and the tensorrt package)
+
+Also: python -m build_engine verify --model-dir DIR  (FP16 vs FP32 word accuracy on real_val)
+"""
+
+PAIRING_EPILOG = """\
+TensorRT/Triton pairing rule: a TensorRT engine only loads in the TensorRT version (and on the GPU
+architecture) that built it. Build the engine inside nvcr.io/nvidia/tensorrt:<release>-py3, the same
+release as the Triton image (e.g. tensorrt:25.01-py3 for tritonserver:25.01-py3), on the GPU model
+that will serve it.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m build_engine",
+        description=DESCRIPTION,
+        epilog=PAIRING_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model-dir", required=True, type=Path, help="exported model: model.onnx + rare.json")
+    parser.add_argument("--target", required=True, choices=TARGETS)
+    parser.add_argument("--repository", type=Path, default=Path("model_repository"), help="model repository root")
+    parser.add_argument("--name", default="rare", help="model name (folder under the repository)")
+    parser.add_argument("--max-batch-size", type=int, default=64)
+    parser.add_argument("--instances", type=int, default=1, help="instance_group count")
+    parser.add_argument("--max-queue-delay-us", type=int, default=2000, help="dynamic batcher wait for more requests")
+    parser.add_argument("--max-queue-size", type=int, default=512, help="queue bound; beyond it requests are rejected")
+    parser.add_argument("--queue-timeout-us", type=int, default=0, help="default queue timeout (0: none), REJECT")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads per CPU instance")
+    parser.add_argument("--gpu", action="store_true", help="onnxruntime target: KIND_GPU instead of KIND_CPU")
+    group = parser.add_argument_group("tensorrt target")
+    group.add_argument("--workspace-mib", type=int, default=1024, help="builder workspace limit")
+    group.add_argument("--opt-batch", type=int, default=16, help="optimization profile opt batch (min 1, max = max)")
+    group.add_argument("--timing-cache", type=Path, default=None, help="timing cache file, loaded and saved")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def build_verify_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m build_engine verify",
+        description="Convert model.onnx to FP16 (model_fp16.onnx) and compare FP32 and FP16 word accuracy with "
+        "ONNX Runtime (CPU) on every gt.txt folder under --val-dir; exits 1 if FP16 loses more than 0.1 point.",
+    )
+    parser.add_argument("--model-dir", required=True, type=Path, help="exported model: model.onnx + rare.json")
+    parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/real_val"))
+    parser.add_argument("--fp16-out", type=Path, default=None, help="FP16 ONNX to write (default MODEL_DIR/...)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from build_engine.repository import write_repository
+
+    options = ServingOptions(
+        name=args.name,
+        max_batch_size=args.max_batch_size,
+        instances=args.instances,
+        max_queue_delay_us=args.max_queue_delay_us,
+        max_queue_size=args.max_queue_size,
+        queue_timeout_us=args.queue_timeout_us,
+        gpu=args.gpu,
+        threads=args.threads,
+    )
+    engine = EngineOptions(opt_batch=args.opt_batch, workspace_mib=args.workspace_mib, timing_cache=args.timing_cache)
+    write_repository(args.model_dir, args.repository, args.target, options, engine)
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from build_engine.verify import verify
+
+    report = verify(args.model_dir, args.val_dir, args.fp16_out, args.threads)
+    sys.stdout.write(report.render() + "\n")
+    return 0 if report.passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_verify = bool(argv) and argv[0] == "verify"
+    args = build_verify_parser().parse_args(argv[1:]) if is_verify else build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    command = "verify" if is_verify else "build"
+    try:
+        return run_verify(args) if is_verify else run_build(args)
+    except RareError as exc:
+        sys.stderr.write(f"build_engine {command}: error: {exc}\n")
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"build_engine {command}: error: {where}{exc.strerror or exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"build_engine {command}: interrupted\n")
+        return 130
