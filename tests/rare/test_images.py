@@ -19,8 +19,10 @@ def test_exif_orientation_is_applied() -> None:
     assert np.abs(rotated - upright).mean() < 4  # the same picture up to JPEG noise, not a turned one
 
 
-@pytest.mark.parametrize("name", ["gray.png", "rgba.png", "16bit.png", "gray16.png", "palette.gif", "bmp.bmp",
-                                  "webp.webp", "tiff.tiff", "cmyk.jpg"])
+@pytest.mark.parametrize(
+    "name",
+    ["gray.png", "rgba.png", "16bit.png", "gray16.png", "palette.gif", "bmp.bmp", "webp.webp", "tiff.tiff", "cmyk.jpg"],
+)
 def test_formats_decode_to_bgr8(name: str) -> None:
     image = decode_image(variants()[name])
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
@@ -42,11 +44,14 @@ def test_bomb_is_refused_before_decoding() -> None:
         decode_image(png(word_bgr()), max_pixels=100)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty file"),
-    (b"GIF89a-no", "not a supported image format"),
-    (png(word_bgr())[:200], "truncated or corrupt"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file"),
+        (b"GIF89a-no", "not a supported image format"),
+        (png(word_bgr())[:200], "truncated or corrupt"),
+    ],
+)
 def test_undecodable(data: bytes, message: str) -> None:
     with pytest.raises(ImageDecodeError, match=message):
         decode_image(data)

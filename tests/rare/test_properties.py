@@ -28,8 +28,11 @@ def test_preprocess_any_array(array: np.ndarray) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=300)),
-                min_size=0, max_size=5))
+@given(
+    st.lists(
+        hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=300)), min_size=0, max_size=5
+    )
+)
 def test_batch_equals_singles(images: list[np.ndarray]) -> None:
     batch = preprocess_batch(images)
     assert batch.shape == (len(images), 3, 32, 100)
@@ -38,8 +41,10 @@ def test_batch_equals_singles(images: list[np.ndarray]) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=30), elements=st.integers(-3, 45)),
-       st.booleans())
+@given(
+    hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=30), elements=st.integers(-3, 45)),
+    st.booleans(),
+)
 def test_decode_any_ids(ids: np.ndarray, stop: bool) -> None:
     codec = LabelCodec()
     scores = np.full(ids.shape, 0.5, dtype=np.float32)

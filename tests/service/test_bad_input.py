@@ -7,8 +7,8 @@ import base64
 import numpy as np
 import pytest
 
-from tests.service.conftest import Gateway
 from tests.images import png, png_bomb, variants, word_bgr
+from tests.service.conftest import Gateway
 from tests.service.test_recognize import assert_error, files
 
 

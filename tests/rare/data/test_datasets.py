@@ -80,9 +80,14 @@ def test_weight_of_an_entry_is_spread_by_file_size(tmp_path: Path) -> None:
     write_lmdb(tmp_path / "x" / "small", [(encoded(), "aa")] * 10)
     write_lmdb(tmp_path / "x" / "large", [(encoded(), "bb")] * 30)
     write_lmdb(tmp_path / "y", [(encoded(), "cc")] * 5)
-    cfg = DatasetConfig(name="MultiDataSet", num_samples=100, sources=[
-        DatasetConfig(name="LMDBDataSet", data_dir=str(tmp_path / "x"), weight=0.5),
-        DatasetConfig(name="LMDBDataSet", data_dir=str(tmp_path / "y"), weight=0.5)])
+    cfg = DatasetConfig(
+        name="MultiDataSet",
+        num_samples=100,
+        sources=[
+            DatasetConfig(name="LMDBDataSet", data_dir=str(tmp_path / "x"), weight=0.5),
+            DatasetConfig(name="LMDBDataSet", data_dir=str(tmp_path / "y"), weight=0.5),
+        ],
+    )
     dataset = build_train_dataset(cfg, LabelCodec(), seed=0)
     assert [len(s) for s in dataset.sources] == [30, 10, 5]
     assert dataset.weights.tolist() == pytest.approx([0.375, 0.125, 0.5])
