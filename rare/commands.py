@@ -28,7 +28,7 @@ def convert_paddle(config: str, pdparams: str, out: str, overrides: list[str]) -
 
 
 def export(config: str, overrides: list[str]) -> None:
-    """Export ``Global.pretrained_model`` to ``Global.save_inference_dir``/{model.onnx, rare.json}."""
+    """Export ``Global.pretrained_model`` to ``Global.save_inference_dir``/{model.onnx, rare.json, model.pt}."""
     cfg = load_config(config, overrides)
     if not cfg.Global.pretrained_model:
         raise ConfigError("export needs -o Global.pretrained_model=CHECKPOINT")
@@ -37,8 +37,11 @@ def export(config: str, overrides: list[str]) -> None:
     model, codec, payload = model_from_checkpoint(cfg.Global.pretrained_model, cfg)
     source = payload.get("source") or str(cfg.Global.pretrained_model)
     spec, report = export_model_dir(model, cfg, codec, cfg.Global.save_inference_dir, source=source)
+    # the weights beside the graph, without optimizer state: fine-tune or re-export from the model directory alone
+    kept = {key: payload[key] for key in ("step", "epoch", "best_metric") if key in payload}
+    save_checkpoint(Path(cfg.Global.save_inference_dir) / "model.pt", model, cfg, codec, source=source, **kept)
     log.info(
-        "wrote %s/model.onnx (%d nodes, opset 17) and rare.json; ONNX Runtime vs PyTorch max diff %.2e",
+        "wrote %s/model.onnx (%d nodes, opset 17), rare.json and model.pt; ONNX Runtime vs PyTorch max diff %.2e",
         cfg.Global.save_inference_dir,
         sum(report.op_counts.values()),
         report.max_abs_diff,

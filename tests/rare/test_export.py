@@ -9,9 +9,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rare.checkpoint import model_from_checkpoint
+from rare.checkpoint import model_from_checkpoint, read_checkpoint
 from rare.config import load_config
 from rare.export import TENSORRT_OPS, ExportError, check_graph
+from rare.modelspec import ModelSpec
 from tests.conftest import FIXTURES, MV3_CONFIG
 
 
@@ -94,3 +95,9 @@ def test_export_needs_checkpoint_and_dir(tmp_path: Path) -> None:
         [sys.executable, "-m", "rare", "export", "-c", str(MV3_CONFIG)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 2 and "export needs -o Global.pretrained_model" in result.stderr
+
+
+def test_export_writes_the_weights_beside_the_graph(calib_model_dir: Path) -> None:
+    payload = read_checkpoint(calib_model_dir / "model.pt")
+    assert "optimizer" not in payload and payload["source"] == "paddle:rare_mv3_calib.pdparams"
+    assert payload["charset"] == ModelSpec.load(calib_model_dir).characters
