@@ -63,9 +63,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rare.evaluate import eval_from_config
+    from rare.evaluate import eval_from_config, write_json
 
-    eval_from_config(args.config, args.opt)
+    metrics = eval_from_config(args.config, args.opt)
+    if args.json:
+        write_json(metrics, args.json)
     return 0
 
 
@@ -114,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         _config_args(p)
         p.set_defaults(func=func)
+        if name == "eval":
+            p.add_argument("--json", help="also write the table as JSON: {dataset: {samples, acc, norm_edit_dis}}")
 
     p = sub.add_parser("synth", help="render synthetic word images into an LMDB or a folder, or time the renderer")
     p.add_argument("--out", help="output LMDB (or folder with --format folder)")

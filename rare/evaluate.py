@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -66,6 +68,16 @@ def overall(metrics: dict[str, RecMetric]) -> RecMetric:
     for metric in metrics.values():
         total.merge(metric)
     return total
+
+
+def write_json(metrics: dict[str, RecMetric], path: str) -> None:
+    """Per dataset and overall: samples, word accuracy, normalized edit distance (what MODEL.md quotes)."""
+    rows = {**metrics, "overall": overall(metrics)}
+    table = {
+        name: {"samples": m.count, "acc": round(m.acc, 6), "norm_edit_dis": round(m.norm_edit_dis, 6)}
+        for name, m in rows.items()
+    }
+    Path(path).write_text(json.dumps(table, indent=2) + "\n")
 
 
 def eval_from_config(path: str, overrides: list[str]) -> dict[str, RecMetric]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -91,12 +92,15 @@ def test_cli_eval_and_predict(tmp_path: Path, calib_checkpoint: Path) -> None:
     config = tiny_config(tmp_path)
     run = [sys.executable, "-m", "rare"]
     result = subprocess.run(
-        [*run, "eval", "-c", str(config), "-o", f"Global.pretrained_model={calib_checkpoint}"],
+        [*run, "eval", "-c", str(config), "-o", f"Global.pretrained_model={calib_checkpoint}", "--json", "m.json"],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0 and "| SVT | 25 | 0 |" in result.stdout, result.stderr
+    table = json.loads((tmp_path / "m.json").read_text())
+    assert table["SVT"]["samples"] == table["overall"]["samples"] == 25 and table["SVT"]["acc"] == 0.0
     result = subprocess.run(
         [
             *run,
