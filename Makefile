@@ -1,5 +1,5 @@
 # One command each: `make serve` (set up and run the gateway on the shipped model), `make test` (set up and test).
-.PHONY: serve test setup-serve setup-dev lint triton-cpu
+.PHONY: serve test setup-serve setup-dev lint triton-cpu bench
 
 serve: setup-serve
 	.venv/bin/python -m service
@@ -15,3 +15,20 @@ setup-dev:
 
 lint: setup-dev
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+# Every benchmark with its default sweep (15-20 min on 2 quiet cores), results in benchmarks/results/ (README.md: targets).
+# Another model: make bench BENCH_MODEL=DIR; extra flags for every benchmark: make bench BENCH_ARGS="--threads 1".
+BENCH_MODEL ?= models/rare_mv3_en
+BENCH_ARGS ?=
+BENCH = .venv/bin/python -m benchmarks
+QUANT = .cache/bench/quant
+bench: setup-dev
+	$(BENCH).quantize --model-dir $(BENCH_MODEL) --seconds 5 $(BENCH_ARGS)
+	$(BENCH).model_throughput --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS) \
+	  --extra int8-dynamic=$(QUANT)/int8-dynamic/model.onnx --extra int8-static=$(QUANT)/int8-static/model.onnx \
+	  --extra int8-static-conv=$(QUANT)/int8-static-conv/model.onnx
+	$(BENCH).triton_perf --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
+	$(BENCH).gateway_load --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
+	$(BENCH).gateway_load --model-dir $(BENCH_MODEL) --backend triton --seconds 3 $(BENCH_ARGS)
+	$(BENCH).rapidocr_compare --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
+	$(BENCH).report

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install the project for a purpose, with every version pinned by requirements/constraints.txt.
 #   scripts/setup.sh serve   the gateway (no torch)
-#   scripts/setup.sh dev     everything: training, serving, a local CPU Triton, tests (also Debian packages)
+#   scripts/setup.sh dev     everything: training, serving, a local CPU Triton, tests, benchmarks (also Debian packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-serve}"
@@ -9,7 +9,7 @@ python="${PYTHON:-python3}"
 
 case "$purpose" in
   serve) extras="serve" ;;
-  dev) extras="serve,train,dev"; scripts/apt-install.sh ;;
+  dev) extras="serve,train,dev,bench"; scripts/apt-install.sh ;;
   *) echo "usage: $0 serve|dev" >&2; exit 2 ;;
 esac
 

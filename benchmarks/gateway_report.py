@@ -1,0 +1,117 @@
+"""Tables, targets and plots of benchmarks.gateway_load."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Target, dict_table, markdown_table, ratio, targets_table, write_results
+from benchmarks.plots import save_panels
+
+OVERHEAD_TARGET = 0.85  # gateway crops/s over bare backend crops/s at concurrency 16
+TAIL_TARGET = 2.0  # p99 <= 2x p50
+GAIN_TARGET = 4.0  # crops/s at concurrency 32 over concurrency 1, one crop per request, Triton path
+AT_CONCURRENCY = 16
+COLUMNS: list[tuple[str, str | Callable[[dict[str, Any]], object]]] = [
+    ("crops/req", "crops"),
+    ("concurrency", "concurrency"),
+    ("s", "seconds"),
+    ("gateway crops/s", "crops_per_s"),
+    ("bare crops/s", "bare_crops_per_s"),
+    ("gateway/bare", "ratio"),
+    ("p50 ms", "p50_ms"),
+    ("p95 ms", "p95_ms"),
+    ("p99 ms", "p99_ms"),
+    ("p99/p50", lambda r: ratio(r["p99_ms"], r["p50_ms"])),
+    ("requests", "requests"),
+    ("errors", "errors"),
+    ("peak RSS MiB", "peak_rss_mib"),
+]
+
+
+def cell(rows: list[dict[str, Any]], crops: int, concurrency: int) -> dict[str, Any] | None:
+    return next((r for r in rows if r["crops"] == crops and r["concurrency"] == concurrency), None)
+
+
+def overhead_targets(rows: list[dict[str, Any]], crops: list[int]) -> list[Target]:
+    goal = f">= {OVERHEAD_TARGET:.0%} of bare backend crops/s, p99 <= {TAIL_TARGET:g}x p50"
+    targets = []
+    for k in crops:
+        name = f"gateway vs bare backend, concurrency {AT_CONCURRENCY}, {k} crop(s)/request"
+        r = cell(rows, k, AT_CONCURRENCY)
+        if r is None or math.isnan(r["ratio"]):
+            targets.append(Target(name, goal, "—", None))
+            continue
+        tail = ratio(r["p99_ms"], r["p50_ms"])
+        met = r["ratio"] >= OVERHEAD_TARGET and tail <= TAIL_TARGET and r["errors"] == 0
+        measured = f"{r['ratio']:.0%} of bare, p99/p50 {tail:.2f}, {r['errors']} errors"
+        targets.append(Target(name, goal, measured, met))
+    return targets
+
+
+def gain_target(rows: list[dict[str, Any]], backend: str) -> Target:
+    low, high = cell(rows, 1, 1), cell(rows, 1, 32)
+    name = "dynamic batching gain, gateway -> " + (
+        "Triton" if backend == "triton" else "embedded (Triton is the target)"
+    )
+    goal = f">= {GAIN_TARGET:g}x crops/s at concurrency 32 vs 1, 1 crop/request"
+    if low is None or high is None:
+        return Target(name, goal, "—", None)
+    gain = ratio(high["crops_per_s"], low["crops_per_s"])
+    return Target(name, goal, f"{gain:.2f}x", gain >= GAIN_TARGET if backend == "triton" else None)
+
+
+def memory_table(rows: list[dict[str, Any]], crops: list[int], concurrency: list[int], baseline: float) -> str:
+    """Peak VmRSS (MiB) per cell, and its growth over the RSS before the load."""
+    table = markdown_table(
+        ["crops/request", *[f"c={c}" for c in concurrency]],
+        [(k, *[(r["peak_rss_mib"] if (r := cell(rows, k, c)) else float("nan")) for c in concurrency]) for k in crops],
+    )
+    peak = max((r["peak_rss_mib"] for r in rows if not math.isnan(r["peak_rss_mib"])), default=float("nan"))
+    return (
+        f"Gateway VmRSS before the load: {baseline:.0f} MiB; peak under load: {peak:.0f} MiB "
+        f"(+{peak - baseline:.0f} MiB). Peak MiB per cell (sampled every 50 ms):\n\n{table}"
+    )
+
+
+def plot(out: Path, name: str, rows: list[dict[str, Any]], crops: list[int]) -> Path:
+    def series(key: str, bare: bool = False) -> dict[str, tuple[list[float], list[float]]]:
+        result = {}
+        for k in crops:
+            cells = [r for r in rows if r["crops"] == k]
+            result[f"gateway, {k}/req"] = ([r["concurrency"] for r in cells], [r[key] for r in cells])
+            if bare:
+                result[f"bare, {k}/req"] = ([r["concurrency"] for r in cells], [r["bare_crops_per_s"] for r in cells])
+        return result
+
+    panels = [
+        ("crops/s", series("crops_per_s", bare=True)),
+        ("p99 latency (ms)", series("p99_ms")),
+        ("peak gateway VmRSS (MiB)", series("peak_rss_mib")),
+    ]
+    return save_panels(out / f"{name}.png", f"Gateway end to end ({name})", "concurrency", panels, log_y=(False, True))
+
+
+def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], baseline: float) -> Path:
+    name = f"gateway_load_{args.backend}"
+    targets = [*overhead_targets(rows, args.crops), gain_target(rows, args.backend)]
+    table = dict_table(rows, COLUMNS)
+    triton = f", Triton max_queue_delay {args.delay_us} us" if args.backend == "triton" else ""
+    image = plot(args.out, name, rows, args.crops)
+    sections = [
+        f"Model: `{args.model_dir}`; backend {args.backend}{triton}; {args.threads or facts['cores']} ONNX Runtime "
+        f"threads; load generator {args.client} (closed loop, same machine: it shares the CPU with the gateway); "
+        f"{args.seconds:g} s per cell, slow cells longer (about 10 latencies, at most {args.max_cell_seconds:g} s: "
+        "column s); real crops (multipart, field `images`). Bare backend: the same preprocessed crops, same "
+        "concurrency, crops per call and duration, without HTTP/decoding/preprocessing/JSON (OnnxRecognizer behind "
+        "the gateway's MicroBatcher in-process, or the gRPC aio client to Triton).",
+        "## Targets\n\n" + targets_table(targets),
+        "## Throughput and latency\n\n" + table,
+        "## Memory\n\n" + memory_table(rows, args.crops, args.concurrency, baseline),
+        f"![gateway]({image.name})",
+    ]
+    data = {"machine": facts, "backend": args.backend, "client": args.client, "rows": rows}
+    data |= {"baseline_rss_mib": baseline, "targets": [t.__dict__ for t in targets]}
+    return write_results(args.out, name, f"Gateway end to end over HTTP ({args.backend})", sections, data)

@@ -1,0 +1,189 @@
+"""Model throughput vs batch size: PyTorch eager, ONNX Runtime FP32 and FP16 (and any extra ONNX file).
+
+Model only (preprocessed real crops in, outputs out), one call at a time, ``--seconds`` per point; plus one
+"embedded path" point at batch 32 that includes the library's preprocessing and decoding (OnnxRecognizer).
+
+    python -m benchmarks.model_throughput --seconds 3
+    python -m benchmarks.model_throughput --extra int8-dynamic=.cache/bench/quant/int8-dynamic/model.onnx
+    python -m benchmarks.model_throughput --device cuda      # on a GPU host: PyTorch CUDA FP16
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import (
+    BATCH_SIZES,
+    Target,
+    base_parser,
+    check_model_dir,
+    cpu_facts,
+    latency_stats,
+    load_crops,
+    markdown_table,
+    parse_ints,
+    targets_table,
+    time_calls,
+    write_results,
+)
+from benchmarks.plots import save_panels, series_by
+from benchmarks.runners import Runner, fp16_onnx, onnx_runner, torch_runner
+from rare.modelspec import ModelSpec
+from rare.onnx_runtime import OnnxRecognizer
+from rare.preprocess import preprocess_batch
+
+NAME = "model_throughput"
+FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (issue 7)
+FP32 = "ort-fp32"
+EMBEDDED = "ort-fp32 + preprocess + decode"
+
+
+def runner_factories(args: Any) -> tuple[dict[str, Callable[[], Runner]], list[str]]:
+    """The engines named by ``--variants`` and ``--extra``, built one at a time so that none disturbs another."""
+    onnx_path = args.model_dir / ModelSpec.load(args.model_dir).onnx_file
+    factories: dict[str, Callable[[], Runner]] = {}
+    notes: list[str] = []
+    for variant in args.variants.split(","):
+        if variant == "torch":
+            name = "torch-cuda-fp16" if args.device == "cuda" else "torch-cpu"
+            factories[name] = lambda: torch_runner(args.model_dir, args.device, args.threads)
+            weights = args.model_dir / "model.pt"
+            notes.append(f"PyTorch weights: {weights if weights.is_file() else 'untrained, same architecture'}.")
+        elif variant == "ort-fp32":
+            factories["ort-fp32"] = lambda: onnx_runner(onnx_path, args.threads)
+        elif variant == "ort-fp16":
+            factories["ort-fp16"] = lambda: onnx_runner(fp16_onnx(args.model_dir), args.threads)
+            notes.append("FP16 graph: build_engine.fp16 of model.onnx (FP32 islands: TPS grid, softmax, argmax).")
+        else:
+            raise SystemExit(f"--variants: unknown {variant!r}; choose from torch, ort-fp32, ort-fp16")
+    for item in args.extra:
+        name, _, path = item.partition("=")
+        factories[name] = lambda p=Path(path): onnx_runner(p, args.threads)
+        notes.append(f"{name}: `{path}`.")
+    return factories, notes
+
+
+def sweep(
+    factories: dict[str, Callable[[], Runner]], data: np.ndarray, batches: Sequence[int], seconds: float
+) -> list[dict[str, Any]]:
+    """One row per (engine, batch size): crops/s and latency percentiles of one call."""
+    rows = []
+    for name, factory in factories.items():
+        run = factory()
+        for size in batches:
+            batch = np.ascontiguousarray(data[:size])
+            latencies, wall = time_calls(lambda b=batch, r=run: r(b), seconds)
+            rows.append({"engine": name, "batch": size, **latency_stats(latencies, size, wall)})
+            print(
+                f"{name:>16} batch {size:>4}: {rows[-1]['items_per_s']:8.1f} crops/s  p50 {rows[-1]['p50_ms']:.2f} ms"
+            )
+        del run
+        gc.collect()
+    return rows
+
+
+def embedded_point(model_dir: Path, crops: list[np.ndarray], threads: int, seconds: float) -> dict[str, Any]:
+    """OnnxRecognizer.recognize on 32 decoded crops: preprocessing + ONNX Runtime + decoding."""
+    recognizer = OnnxRecognizer(model_dir, threads)
+    images = crops[:32]
+    latencies, wall = time_calls(lambda: recognizer.recognize(images), seconds)
+    return {
+        "engine": "ort-fp32 + preprocess + decode",
+        "batch": len(images),
+        **latency_stats(latencies, len(images), wall),
+    }
+
+
+def fp32_targets(rows: list[dict[str, Any]]) -> list[Target]:
+    """The FP32 target, model only and with preprocessing + decoding."""
+    goal = f">= {FP32_TARGET:,.0f} crops/s at batch 32"
+    targets = []
+    for engine, name in (
+        (FP32, "embedded CPU path FP32 (model only)"),
+        (EMBEDDED, "embedded CPU path FP32 (with preprocess + decode)"),
+    ):
+        rate = next((r["items_per_s"] for r in rows if r["engine"] == engine and r["batch"] == 32), None)
+        if rate is None:  # no batch 32 in --batch-sizes, or no ort-fp32 in --variants
+            targets.append(Target(name, goal, "—", None))
+        else:
+            targets.append(Target(name, goal, f"{rate:,.0f} crops/s", rate >= FP32_TARGET))
+    return targets
+
+
+def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> Path:
+    name = NAME if args.device == "cpu" else f"{NAME}_{args.device}"
+    sweep_rows = [r for r in rows if r["engine"] != EMBEDDED]
+    panels = [
+        ("crops/s", series_by(sweep_rows, "engine", "batch", "items_per_s")),
+        ("p50 latency per call (ms)", series_by(sweep_rows, "engine", "batch", "p50_ms")),
+    ]
+    plot = save_panels(
+        args.out / f"{name}.png",
+        f"RARE model throughput vs batch size ({args.device})",
+        "batch size",
+        panels,
+        log_y=(False, True),
+    )
+    table = markdown_table(
+        ["engine", "batch", "crops/s", "p50 ms", "p95 ms", "p99 ms", "calls"],
+        [
+            (r["engine"], r["batch"], r["items_per_s"], r["p50_ms"], r["p95_ms"], r["p99_ms"], int(r["calls"]))
+            for r in rows
+        ],
+    )
+    targets = fp32_targets(rows)
+    sections = [
+        f"Model: `{args.model_dir}`; {args.seconds:g} s per point; intra-op threads {args.threads or 'all cores'}; "
+        "latency is one call of the whole batch. " + " ".join(notes),
+        "## Targets\n\n" + targets_table(targets),
+        "## Throughput and latency\n\n" + table,
+        f"![throughput]({plot.name})",
+    ]
+    data = {
+        "machine": facts,
+        "device": args.device,
+        "rows": rows,
+        "targets": [t.__dict__ for t in targets],
+        "notes": notes,
+    }
+    return write_results(args.out, name, f"Model throughput vs batch size ({args.device})", sections, data)
+
+
+def main() -> None:
+    parser = base_parser(__doc__.split("\n\n")[0], seconds=3.0)
+    parser.add_argument("--batch-sizes", type=parse_ints, default=list(BATCH_SIZES))
+    parser.add_argument("--variants", default="torch,ort-fp32,ort-fp16", help="comma list of torch, ort-fp32, ort-fp16")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH", help="another ONNX file to time")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="PyTorch device (cuda: FP16 autocast)")
+    args = parser.parse_args()
+    check_model_dir(args.model_dir)
+    if args.device == "cuda" and gpu_name() == "none found":
+        raise SystemExit("--device cuda: torch sees no CUDA device (this torch may be the CPU build)")
+    if args.device == "cuda" and args.variants == parser.get_default("variants"):
+        args.variants = "torch"  # on a GPU host this benchmark times PyTorch CUDA FP16 only
+    facts = cpu_facts()
+    crops = [c.image for c in load_crops(max(*args.batch_sizes, 32))]
+    data = preprocess_batch(crops)
+    factories, notes = runner_factories(args)
+    rows = sweep(factories, data, args.batch_sizes, args.seconds)
+    if args.device == "cpu":
+        rows.append(embedded_point(args.model_dir, crops, args.threads, args.seconds))
+        print(f"embedded path, batch 32: {rows[-1]['items_per_s']:.1f} crops/s")
+    else:
+        notes.append(f"GPU: {gpu_name()}.")
+    print(f"wrote {write_report(args, facts, rows, notes)}")
+
+
+def gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none found"
+
+
+if __name__ == "__main__":
+    main()

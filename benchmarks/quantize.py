@@ -1,0 +1,228 @@
+"""INT8 variants by ONNX Runtime quantization: crops/s at batch 32 and word accuracy on real_val, next to FP32.
+
+* ``int8-dynamic``: ``quantize_dynamic`` of MatMul, Gemm and LSTM (INT8 weights, activations quantized at run time);
+* ``int8-dynamic-all``: the same for every op it supports (Conv becomes ConvInteger);
+* ``int8-static``: ``quantize_static``, QDQ, per-channel INT8 weights, UINT8 activations calibrated (MinMax) on
+  real_train crops (never real_val), every op it supports;
+* ``int8-static-conv``: the same for Conv only (the backbone and TPS localization net: most of the CPU time).
+
+Both keep build_engine.fp16's FP32 list in FP32 (the TPS grid generator, GridSample, Softmax, ArgMax/ReduceMax).
+Each variant is a model directory (model.onnx + rare.json) under ``--work``, usable by the gateway and the other
+benchmarks: ``RARE_MODEL_DIR=.cache/bench/quant/int8-static python -m service``.
+
+    python -m benchmarks.quantize --seconds 5
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from benchmarks.accuracy import agreement, predict_all, word_accuracy
+from benchmarks.common import (
+    WORK_DIR,
+    Crop,
+    Target,
+    base_parser,
+    check_model_dir,
+    cpu_facts,
+    labelled_paths,
+    latency_stats,
+    load_crops,
+    markdown_table,
+    targets_table,
+    time_calls,
+    write_results,
+)
+from benchmarks.plots import save_scatter
+from benchmarks.runners import onnx_runner
+from build_engine.fp16 import fp32_node_names
+from rare.modelspec import ModelSpec
+from rare.onnx_runtime import OnnxRecognizer
+from rare.preprocess import preprocess_batch
+
+NAME = "quantize"
+SPEED_TARGET = 2000.0  # crops/s at batch 32 for a quantized variant (issue 7)
+MAX_DROP = 0.5  # word-accuracy points below FP32
+# variant -> (static?, op types to quantize; None: every op the quantizer supports)
+VARIANTS: dict[str, tuple[bool, list[str] | None]] = {
+    "int8-dynamic": (False, ["MatMul", "Gemm", "LSTM"]),
+    "int8-dynamic-all": (False, None),
+    "int8-static": (True, None),
+    "int8-static-conv": (True, ["Conv"]),
+}
+
+
+class CropBatches(CalibrationDataReader):
+    """Preprocessed real_train crops for the static calibration, ``batch`` at a time."""
+
+    def __init__(self, crops: list[Crop], input_name: str, batch: int = 16) -> None:
+        batches = [preprocess_batch([c.image for c in crops[i : i + batch]]) for i in range(0, len(crops), batch)]
+        self._feeds: Iterator[dict[str, np.ndarray]] = iter([{input_name: b} for b in batches])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+
+def variant_dir(work: Path, name: str, model_dir: Path) -> Path:
+    """``work/name/`` with the FP32 model's rare.json (the quantized graph keeps its float32 inputs and outputs)."""
+    target = work / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copyfile(model_dir / "rare.json", target / "rare.json")
+    return target
+
+
+def make_dynamic(source: Path, target: Path, ops: list[str] | None, keep_fp32: list[str]) -> None:
+    quantize_dynamic(
+        source, target / "model.onnx", op_types_to_quantize=ops, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32
+    )
+
+
+def make_static(
+    source: Path,
+    target: Path,
+    ops: list[str] | None,
+    keep_fp32: list[str],
+    calibration: CropBatches,
+    reduce_range: bool,
+) -> None:
+    """Shape-infer and optimize first (ONNX Runtime's recommended pre-processing), then QDQ-quantize."""
+    prepared = target / "prepared.onnx"
+    quant_pre_process(source, prepared, skip_symbolic_shape=True)
+    quantize_static(
+        prepared,
+        target / "model.onnx",
+        calibration,
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=ops,
+        per_channel=True,
+        reduce_range=reduce_range,  # 7-bit weights: avoids VPMADDUBSW saturation on CPUs without VNNI
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=keep_fp32,
+    )
+    prepared.unlink()
+
+
+def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
+    """Model directories by name: ``fp32`` (the model itself) and each variant of ``--variants``."""
+    spec = ModelSpec.load(args.model_dir)
+    source = args.model_dir / spec.onnx_file
+    keep_fp32 = fp32_node_names(onnx.load(str(source)))
+    reduce_range = not (facts["isa"]["avx512_vnni"] or facts["isa"]["avx_vnni"])
+    calibration = load_crops(args.calib_crops, "real_train")
+    dirs = {"fp32": args.model_dir}
+    for name in args.variants.split(","):
+        if name not in VARIANTS:
+            raise SystemExit(f"--variants: unknown {name!r}; choose from {', '.join(VARIANTS)}")
+        static, ops = VARIANTS[name]
+        dirs[name] = variant_dir(args.work, name, args.model_dir)
+        if static:
+            reader = CropBatches(calibration, spec.input.name)
+            make_static(source, dirs[name], ops, keep_fp32, reader, reduce_range)
+        else:
+            make_dynamic(source, dirs[name], ops, keep_fp32)
+    return dirs
+
+
+def read_all(model_dir: Path, val: list[Crop], threads: int) -> list[str]:
+    """The texts of every crop (the recognizer, and its thread pool, are gone when this returns)."""
+    recognizer = OnnxRecognizer(model_dir, threads)
+    return predict_all(lambda images: [r.text for r in recognizer.recognize(images)], val)
+
+
+def measure(name: str, model_dir: Path, val: list[Crop], args: Any) -> dict[str, Any]:
+    """Crops/s at batch 32 (model only) and the texts of every real_val crop."""
+    spec = ModelSpec.load(model_dir)
+    texts = read_all(model_dir, val, args.threads)
+    run = onnx_runner(model_dir / spec.onnx_file, args.threads)
+    batch = preprocess_batch([c.image for c in val[:32]])
+    latencies, wall = time_calls(lambda: run(batch), args.seconds)
+    stats = latency_stats(latencies, len(batch), wall)
+    accuracy = word_accuracy(texts, val)
+    print(f"{name:>16}: {stats['items_per_s']:8.1f} crops/s at batch 32, accuracy {accuracy:.2f} %")
+    size = (model_dir / spec.onnx_file).stat().st_size / 2**20
+    return {"variant": name, "dir": str(model_dir), "size_mib": size, "accuracy": accuracy, "texts": texts, **stats}
+
+
+def quantized_targets(rows: list[dict[str, Any]]) -> list[Target]:
+    fp32 = rows[0]
+    goal = f">= {SPEED_TARGET:,.0f} crops/s at batch 32, <= {MAX_DROP} pt word accuracy lost"
+    targets = []
+    for row in rows[1:]:
+        change = row["accuracy"] - fp32["accuracy"] + 0.0  # + 0.0 turns -0.0 into 0.0
+        met = row["items_per_s"] >= SPEED_TARGET and -change <= MAX_DROP
+        measured = f"{row['items_per_s']:,.0f} crops/s, accuracy {change:+.2f} pt vs FP32"
+        targets.append(Target(f"quantized variant {row['variant']}", goal, measured, met))
+    return targets
+
+
+def plot(out: Path, rows: list[dict[str, Any]]) -> Path:
+    points = {r["variant"]: (r["items_per_s"], r["accuracy"]) for r in rows}
+    return save_scatter(out / f"{NAME}.png", "Speed vs accuracy", "crops/s at batch 32", "word accuracy %", points)
+
+
+def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], count: int) -> None:
+    reference = rows[0]["texts"]
+    table = markdown_table(
+        ["variant", "crops/s (batch 32)", "p50 ms", "word accuracy %", "vs FP32 (pt)", "same text as FP32 %", "MiB"],
+        [
+            (
+                r["variant"],
+                r["items_per_s"],
+                r["p50_ms"],
+                r["accuracy"],
+                r["accuracy"] - rows[0]["accuracy"],
+                agreement(r["texts"], reference),
+                r["size_mib"],
+            )
+            for r in rows
+        ],
+    )
+    targets = quantized_targets(rows)
+    isa = facts["isa"]
+    sections = [
+        f"Model: `{args.model_dir}`; accuracy on {count} real_val crops (lowercase alphanumeric protocol); speed is "
+        f"model-only at batch 32 over {args.seconds:g} s; static calibration on {args.calib_crops} real_train crops. "
+        f"INT8 speed on x86 depends on VNNI (present here: {isa['avx512_vnni'] or isa['avx_vnni']}); no BF16 variant: "
+        "ONNX Runtime's CPU provider has no BF16 kernels for Conv/LSTM.",
+        "## Targets\n\n" + targets_table(targets),
+        "## Variants\n\n" + table,
+        f"![quantize]({plot(args.out, rows).name})",
+    ]
+    data_rows = [{k: v for k, v in r.items() if k != "texts"} for r in rows]
+    write_results(
+        args.out,
+        NAME,
+        "INT8 quantization: speed and accuracy",
+        sections,
+        {"machine": facts, "rows": data_rows, "targets": [t.__dict__ for t in targets]},
+    )
+
+
+def main() -> None:
+    parser = base_parser(__doc__.split("\n\n")[0], seconds=5.0)
+    parser.add_argument("--work", type=Path, default=WORK_DIR / "quant", help="where the variant directories go")
+    parser.add_argument("--calib-crops", type=int, default=256, help="real_train crops for static calibration")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS))
+    parser.add_argument("--val-crops", type=int, default=0, help="real_val crops to score (0: all)")
+    args = parser.parse_args()
+    check_model_dir(args.model_dir)
+    facts = cpu_facts()
+    dirs = build_variants(args, facts)
+    val = load_crops(args.val_crops or len(labelled_paths("real_val")))
+    rows = [measure(name, path, val, args) for name, path in dirs.items()]
+    write_report(args, facts, rows, len(val))
+    print(f"wrote {args.out / (NAME + '.md')}; variants in {args.work}")
+
+
+if __name__ == "__main__":
+    main()

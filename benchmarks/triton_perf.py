@@ -1,0 +1,156 @@
+"""Triton on CPU with perf_analyzer: throughput vs batch size, and the dynamic-batching gain vs queue delay.
+
+The model is served by a local tritonserver (nvidia-pytriton's CPU build) from a ``build_engine --target python``
+repository (ONNX Runtime inside Triton's Python backend). Two sweeps, gRPC on 127.0.0.1:
+
+* batch sweep: one request in flight carrying ``-b N`` crops (max_queue_delay 0): the served model's throughput;
+* batching sweep: one crop per request at several concurrencies, for each ``max_queue_delay_microseconds``; the
+  gain is throughput at concurrency 32 over concurrency 1 (issue 7 wants >= 4x).
+
+    python -m benchmarks.triton_perf --seconds 3
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    BATCH_SIZES,
+    Target,
+    base_parser,
+    check_model_dir,
+    cpu_facts,
+    markdown_table,
+    parse_ints,
+    ratio,
+    targets_table,
+    write_results,
+)
+from benchmarks.plots import save_panels
+from benchmarks.triton_util import PerfPoint, perf_analyzer, python_triton
+from build_engine.triton_config import ServingOptions
+
+NAME = "triton_perf"
+GAIN_TARGET = 4.0
+MODEL = "rare"
+
+
+def options(args: Any, cores: int, delay_us: int) -> ServingOptions:
+    return ServingOptions(
+        name=MODEL,
+        max_batch_size=max(*args.batch_sizes, *args.concurrency),
+        instances=args.instances,
+        max_queue_delay_us=delay_us,
+        threads=args.threads or cores,
+    )
+
+
+def measure(args: Any, cores: int, delay_us: int, points: list[tuple[int, int]], scratch: Path) -> list[PerfPoint]:
+    """Start Triton with ``delay_us`` and run perf_analyzer for each (batch, concurrency)."""
+    interval_ms = max(1000, int(args.seconds * 1000 / 3))  # 3 windows per point (each needs a finished request)
+    results = []
+    with python_triton(args.model_dir, scratch / f"repo_{delay_us}", options(args, cores, delay_us)) as server:
+        for batch, concurrency in points:
+            csv_path = scratch / f"perf_{delay_us}_{batch}_{concurrency}.csv"
+            point = perf_analyzer(server.grpc_url, MODEL, batch, concurrency, interval_ms, csv_path, max_trials=3)
+            print(f"delay {delay_us} us, batch {batch}, concurrency {concurrency}: {point.infer_per_s:.1f} crops/s")
+            results.append(point)
+    return results
+
+
+def gains(batching: dict[int, list[PerfPoint]], low: int, high: int) -> dict[int, float]:
+    """Per queue delay: crops/s at concurrency ``high`` over crops/s at concurrency ``low``."""
+    out = {}
+    for delay, points in batching.items():
+        by_concurrency = {p.concurrency: p.infer_per_s for p in points}
+        out[delay] = ratio(by_concurrency.get(high, 0.0), by_concurrency.get(low, 0.0))
+    return out
+
+
+def gain_targets(gain: dict[int, float], low: int, high: int) -> list[Target]:
+    return [
+        Target(
+            f"dynamic batching gain, Triton (max_queue_delay {delay} us)",
+            f">= {GAIN_TARGET:g}x at concurrency {high} vs {low}",
+            f"{g:.2f}x",
+            g >= GAIN_TARGET,
+        )
+        for delay, g in gain.items()
+    ]
+
+
+def plot(out: Path, sweep: list[PerfPoint], batching: dict[int, list[PerfPoint]]) -> Path:
+    by_batch = {"batch sweep": ([p.batch for p in sweep], [p.infer_per_s for p in sweep])}
+    by_concurrency = {
+        f"delay {d} us": ([p.concurrency for p in ps], [p.infer_per_s for p in ps]) for d, ps in batching.items()
+    }
+    panels = [
+        ("crops/s vs batch (concurrency 1)", by_batch),
+        ("crops/s vs concurrency (1 crop/request)", by_concurrency),
+    ]
+    return save_panels(
+        out / f"{NAME}.png", "Triton (CPU, Python backend), perf_analyzer", "batch / concurrency", panels
+    )
+
+
+def write_report(
+    args: Any, facts: dict[str, Any], sweep: list[PerfPoint], batching: dict[int, list[PerfPoint]]
+) -> None:
+    low, high = min(args.concurrency), max(args.concurrency)
+    gain = gains(batching, low, high)
+    targets = gain_targets(gain, low, high)
+    batch_table = markdown_table(
+        ["batch", "crops/s", "p50 ms", "p95 ms", "p99 ms"],
+        [(p.batch, p.infer_per_s, p.p50_ms, p.p95_ms, p.p99_ms) for p in sweep],
+    )
+    batching_table = markdown_table(
+        ["max_queue_delay us", "concurrency", "crops/s", "p50 ms", "p95 ms", "p99 ms"],
+        [(d, p.concurrency, p.infer_per_s, p.p50_ms, p.p95_ms, p.p99_ms) for d, ps in batching.items() for p in ps],
+    )
+    sections = [
+        f"Model: `{args.model_dir}`; Python-backend repository, {args.instances} instance(s), "
+        f"{args.threads or facts['cores']} ONNX Runtime threads each; perf_analyzer 2.41 over gRPC, 3 windows of "
+        f"{max(1.0, args.seconds / 3):.2f} s per point (stability check off: the time is bounded), random images. "
+        f"Best queue delay: {max(gain, key=lambda d: gain[d]) if gain else None} us.",
+        "## Targets\n\n" + targets_table(targets),
+        "## Throughput vs batch size (one request in flight, max_queue_delay 0)\n\n" + batch_table,
+        "## Dynamic batching (one crop per request)\n\n" + batching_table,
+        f"![triton]({plot(args.out, sweep, batching).name})",
+    ]
+    data = {"machine": facts, "batch_sweep": [p.__dict__ for p in sweep], "targets": [t.__dict__ for t in targets]}
+    data |= {
+        "batching": {str(d): [p.__dict__ for p in ps] for d, ps in batching.items()},
+        "gain": {str(d): g for d, g in gain.items()},
+    }
+    write_results(args.out, NAME, "Triton on CPU: perf_analyzer", sections, data)
+
+
+def main() -> None:
+    parser = base_parser(__doc__.split("\n\n")[0], seconds=3.0)
+    parser.add_argument("--batch-sizes", type=parse_ints, default=list(BATCH_SIZES))
+    parser.add_argument("--delays-us", type=parse_ints, default=[0, 2000, 10000], help="max_queue_delay values")
+    parser.add_argument("--concurrency", type=parse_ints, default=[1, 4, 16, 32], help="of the batching sweep")
+    parser.add_argument("--instances", type=int, default=1, help="model instances (stub processes)")
+    args = parser.parse_args()
+    check_model_dir(args.model_dir)
+    facts = cpu_facts()
+    with tempfile.TemporaryDirectory(prefix="rare_triton_perf_") as tmp:
+        scratch = Path(tmp)
+        batching: dict[int, list[PerfPoint]] = {}
+        sweep: list[PerfPoint] = []
+        for delay in sorted({0, *args.delays_us}):  # the batch sweep runs on the delay-0 server
+            points = [(1, c) for c in args.concurrency] if delay in args.delays_us else []
+            points += [(b, 1) for b in args.batch_sizes] if delay == 0 else []
+            measured = measure(args, facts["cores"], delay, points, scratch)
+            if delay in args.delays_us:
+                batching[delay] = measured[: len(args.concurrency)]
+            if delay == 0:
+                sweep = measured[-len(args.batch_sizes) :]
+    write_report(args, facts, sweep, batching)
+    print(f"wrote {args.out / (NAME + '.md')}")
+
+
+if __name__ == "__main__":
+    main()
