@@ -54,6 +54,9 @@ def save_checkpoint(path: str | Path, model: RARE, cfg: Config, codec: LabelCode
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is shared like any other file
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)

@@ -1,0 +1,70 @@
+"""The shipped model: complete, small, as accurate as its card says, and what the gateway serves by default."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from rare.checkpoint import read_checkpoint
+from rare.data.labelfile import read_label_file
+from rare.images import read_image
+from rare.metrics import RecMetric
+from rare.onnx_runtime import OnnxRecognizer
+from tests.conftest import REAL_VAL, REPO
+from tests.service.conftest import Gateway, start_gateway, stop_gateway
+
+MODEL_DIR = REPO / "models" / "rare_mv3_en"
+FOLDERS = ("IC15", "IIIT5K", "SVT")
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> OnnxRecognizer:
+    return OnnxRecognizer(MODEL_DIR, threads=1)  # also checks rare.json against the graph
+
+
+def test_the_model_directory_is_complete_and_small() -> None:
+    names = {p.name for p in MODEL_DIR.iterdir()}
+    assert {"model.onnx", "rare.json", "model.pt", "MODEL.md", "accuracy.json"} <= names
+    assert sum(p.stat().st_size for p in MODEL_DIR.iterdir()) <= 20 * 1024 * 1024
+    payload = read_checkpoint(MODEL_DIR / "model.pt")
+    assert "optimizer" not in payload and payload["config"]["Architecture"]["Backbone"]["name"] == "MobileNetV3"
+
+
+def test_onnx_reproduces_the_card_on_real_val(recognizer: OnnxRecognizer) -> None:
+    """accuracy.json holds `rare eval` of model.pt (PyTorch); ONNX Runtime must give the same per folder."""
+    card = json.loads((MODEL_DIR / "accuracy.json").read_text())
+    for folder in FOLDERS:
+        entries = read_label_file(REAL_VAL / folder / "gt.txt")
+        metric = RecMetric()
+        for start in range(0, len(entries), 64):
+            chunk = entries[start : start + 64]
+            found = recognizer.recognize([read_image(e.path) for e in chunk])
+            metric.update([r.text for r in found], [e.label for e in chunk])
+        assert metric.count == card[folder]["samples"]
+        assert metric.acc == pytest.approx(card[folder]["acc"], abs=0.003), folder  # one crop of 446 is 0.0022
+
+
+@pytest.fixture(scope="module")
+def default_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The gateway exactly as `make serve` starts it: no RARE_MODEL_DIR, so the shipped model."""
+    gw = start_gateway({"RARE_ORT_THREADS": "1"}, tmp_path_factory.mktemp("default") / "gateway.log", "/readyz")
+    yield gw
+    stop_gateway(gw)
+
+
+def test_the_gateway_serves_it_by_default(default_gateway: Gateway, recognizer: OnnxRecognizer) -> None:
+    entries = read_label_file(REAL_VAL / "IIIT5K" / "gt.txt")[:16]
+    parts = [("images", (e.path.name, e.path.read_bytes(), "image/png")) for e in entries]
+    body = httpx.post(default_gateway.url + "/recognize", files=parts, timeout=60).json()
+    assert body["model"]["name"] == "rare_mv3_en"
+    expected = recognizer.recognize([read_image(e.path) for e in entries])
+    assert [r["text"] for r in body["results"]] == [r.text for r in expected]
+
+
+def test_model_card_states_the_accuracy_it_measured() -> None:
+    card = json.loads((MODEL_DIR / "accuracy.json").read_text())
+    text = (MODEL_DIR / "MODEL.md").read_text()
+    assert f"{100 * card['overall']['acc']:.1f}" in text
