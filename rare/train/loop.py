@@ -123,6 +123,8 @@ class Trainer:
         lr_cfg = self.cfg.Optimizer.lr
         per_epoch = max(1, len(self.train_set) // (self.cfg.Train.loader.batch_size_per_card * self.rt.world_size))
         warmup = int(lr_cfg.warmup_epoch * per_epoch) or lr_cfg.warmup_iters
+        if self.rt.is_main:
+            log.info("training to step %d on %d process(es), device %s", total, self.rt.world_size, self.rt.device)
         self.logger.start(total, self.step)
         while self.step < total:
             for batch in self.loader():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,22 @@ def test_cli_eval_and_predict(tmp_path: Path, calib_checkpoint: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 2 and "no such checkpoint" in result.stderr
+
+
+def test_torchrun_two_processes_train_in_step(tmp_path: Path) -> None:
+    """DDP over gloo: two ranks, one log and one set of checkpoints (rank 0), the same step count."""
+    config = tiny_config(tmp_path, max_iters=2, eval_batch_step=[0, 2])
+    torchrun = Path(sys.executable).parent / "torchrun"
+    result = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "-m", "rare", "train", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "out"
+    assert read_checkpoint(out / "latest.pt")["step"] == 2
+    rows = list(csv.DictReader((out / "train_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2]  # rank 0 alone writes the log
+    assert result.stderr.count("training to step 2 on 2 process(es)") == 1
