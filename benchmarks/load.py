@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,29 +105,40 @@ def run_wrk(url: str, body: bytes, content_type: str, crops: int, concurrency: i
     )
 
 
+async def closed_loop(
+    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float
+) -> tuple[list[float], int, float]:
+    """``concurrency`` workers each awaiting ``call`` back to back for ``seconds``; latencies, errors, wall time."""
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            begin = time.perf_counter()
+            try:
+                await call()
+            except Exception:  # noqa: BLE001 - a failed call is counted, the load goes on
+                errors += 1
+            latencies.append(time.perf_counter() - begin)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - start
+
+
 async def _httpx_load(
     url: str, body: bytes, content_type: str, concurrency: int, seconds: float
 ) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        start = time.perf_counter()
-        deadline = start + seconds
 
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                begin = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers={"Content-Type": content_type})
-                    errors += response.status_code >= 400
-                except httpx.HTTPError:
-                    errors += 1
-                latencies.append(time.perf_counter() - begin)
+        async def call() -> None:
+            response = await client.post(url, content=body, headers={"Content-Type": content_type})
+            response.raise_for_status()  # a 4xx/5xx counts as an error
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return latencies, errors, time.perf_counter() - start
+        return await closed_loop(call, concurrency, seconds)
 
 
 def run_httpx(url: str, body: bytes, content_type: str, crops: int, concurrency: int, seconds: float) -> LoadResult:

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from benchmarks.common import REPO
-from benchmarks.load import LoadResult, result_from_latencies
+from benchmarks.load import LoadResult, closed_loop, result_from_latencies
 from rare.onnx_runtime import OnnxRecognizer
 from service.backends.base import MicroBatcher
 
@@ -73,29 +73,6 @@ def gateway_process(env: dict[str, str], log: Path, timeout: float = 120) -> Ite
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-async def closed_loop(
-    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float
-) -> tuple[list[float], int, float]:
-    """``concurrency`` workers each awaiting ``call`` back to back for ``seconds``; latencies, errors, wall time."""
-    latencies: list[float] = []
-    errors = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    async def worker() -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            begin = time.perf_counter()
-            try:
-                await call()
-            except Exception:  # noqa: BLE001 - a failed call is counted, the load goes on
-                errors += 1
-            latencies.append(time.perf_counter() - begin)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors, time.perf_counter() - start
 
 
 def bare_onnx(

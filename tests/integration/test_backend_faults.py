@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -120,10 +121,9 @@ def test_slow_backend_is_a_504(server: TritonProcess, tmp_path: Path) -> None:
         stop_gateway(gateway)
 
 
-def test_full_triton_queue_is_a_429(calib_model_dir: Path, tmp_path: Path) -> None:
-    repository = tmp_path / "repo"
-    options = ServingOptions(name=MODEL, max_batch_size=1, max_queue_delay_us=0, max_queue_size=1)
-    write_repository(calib_model_dir, repository, "python", options)
+@contextmanager
+def triton_then_gateway(repository: Path, tmp_path: Path) -> Iterator[Gateway]:
+    """A ready tritonserver on ``repository`` and a gateway pointed at it; both stopped on exit."""
     grpc, http, metrics = free_ports(3)
     server = TritonProcess(repository, Ports(grpc, http, metrics), tmp_path, tmp_path / "triton.log")
     server.start()
@@ -131,22 +131,30 @@ def test_full_triton_queue_is_a_429(calib_model_dir: Path, tmp_path: Path) -> No
         server.wait_ready(180)
         gateway = gateway_on(server, tmp_path)
         try:
-            wait_until(lambda: ready(gateway), what="gateway ready")
-            sixteen = one_crop() * 16  # one request, 16 chunks of 1 sent at once to a queue of 1
-            with ThreadPoolExecutor(8) as pool:
-                responses = list(
-                    pool.map(lambda _: httpx.post(gateway.url + "/recognize", files=sixteen, timeout=60), range(8))
-                )
-            rejected = [r for r in responses if r.status_code == 429]
-            assert rejected and {r.status_code for r in responses} <= {200, 429}
-            assert_retryable(rejected[0], 429, "overloaded")
-            wait_until(  # and it keeps serving once the burst is over
-                lambda: httpx.post(gateway.url + "/recognize", files=one_crop()).status_code == 200, 30, "a 200"
-            )
+            yield gateway
         finally:
             stop_gateway(gateway)
     finally:
         server.kill()
+
+
+def test_full_triton_queue_is_a_429(calib_model_dir: Path, tmp_path: Path) -> None:
+    repository = tmp_path / "repo"
+    options = ServingOptions(name=MODEL, max_batch_size=1, max_queue_delay_us=0, max_queue_size=1)
+    write_repository(calib_model_dir, repository, "python", options)
+    with triton_then_gateway(repository, tmp_path) as gateway:
+        wait_until(lambda: ready(gateway), what="gateway ready")
+        sixteen = one_crop() * 16  # one request, 16 chunks of 1 sent at once to a queue of 1
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(
+                pool.map(lambda _: httpx.post(gateway.url + "/recognize", files=sixteen, timeout=60), range(8))
+            )
+        rejected = [r for r in responses if r.status_code == 429]
+        assert rejected and {r.status_code for r in responses} <= {200, 429}
+        assert_retryable(rejected[0], 429, "overloaded")
+        wait_until(  # and it keeps serving once the burst is over
+            lambda: httpx.post(gateway.url + "/recognize", files=one_crop()).status_code == 200, 30, "a 200"
+        )
 
 
 def test_a_model_the_gateway_cannot_decode_is_never_ready(python_repository: Path, tmp_path: Path) -> None:
@@ -158,18 +166,8 @@ def test_a_model_the_gateway_cannot_decode_is_never_ready(python_repository: Pat
     spec["image_shape"] = [3, 48, 160]  # the graph takes 3x32x100: the gateway would send the wrong tensors
     config.parameters["rare_spec"].string_value = json.dumps(spec)
     config_path.write_text(text_format.MessageToString(config))
-    grpc, http, metrics = free_ports(3)
-    server = TritonProcess(repository, Ports(grpc, http, metrics), tmp_path, tmp_path / "triton.log")
-    server.start()
-    try:
-        server.wait_ready(180)
-        gateway = gateway_on(server, tmp_path)
-        try:
-            response = httpx.get(gateway.url + "/readyz")
-            assert response.status_code == 503 and "model mismatch" in response.json()["detail"]
-            assert "model mismatch" in gateway.wait_for_log("model mismatch")
-            assert_retryable(httpx.post(gateway.url + "/recognize", files=one_crop()), 503, "backend_unavailable")
-        finally:
-            stop_gateway(gateway)
-    finally:
-        server.kill()
+    with triton_then_gateway(repository, tmp_path) as gateway:
+        response = httpx.get(gateway.url + "/readyz")
+        assert response.status_code == 503 and "model mismatch" in response.json()["detail"]
+        assert "model mismatch" in gateway.wait_for_log("model mismatch")
+        assert_retryable(httpx.post(gateway.url + "/recognize", files=one_crop()), 503, "backend_unavailable")
