@@ -51,11 +51,7 @@ def save_panels(
         if series:
             ax.legend(fontsize="small")
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_scatter(path: Path, title: str, xlabel: str, ylabel: str, points: dict[str, tuple[float, float]]) -> Path:
@@ -68,6 +64,10 @@ def save_scatter(path: Path, title: str, xlabel: str, ylabel: str, points: dict[
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

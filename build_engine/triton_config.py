@@ -165,4 +165,4 @@ def spec_from_config(config: mc.ModelConfig) -> ModelSpec:
     """The ``rare.json`` carried in a config (what a gateway gets from ``get_model_config``)."""
     if SPEC_PARAMETER not in config.parameters:
         raise BuildError(f"model config {config.name!r} has no {SPEC_PARAMETER!r} parameter")
-    return ModelSpec.from_dict(json.loads(config.parameters[SPEC_PARAMETER].string_value), f"{config.name} config")
+    return ModelSpec.from_json(config.parameters[SPEC_PARAMETER].string_value, f"{config.name} config")

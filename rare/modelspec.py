@@ -142,12 +142,21 @@ class ModelSpec:
         if not path.is_file():
             raise ModelSpecError(f"{path}: not found (a model directory holds model.onnx and rare.json)")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
             raise ModelSpecError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_json(text, str(path))
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "rare.json") -> ModelSpec:
+        """A spec from its JSON text (rare.json, or the ``rare_spec`` parameter of a Triton model config)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelSpecError(f"{where}: not valid JSON ({exc})") from None
         if not isinstance(data, dict):
-            raise ModelSpecError(f"{path}: expected a JSON object")
-        return cls.from_dict(data, str(path))
+            raise ModelSpecError(f"{where}: expected a JSON object")
+        return cls.from_dict(data, where)
 
 
 NORMALIZATION = {

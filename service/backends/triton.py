@@ -8,7 +8,6 @@ ready and says why; it recovers by itself once Triton is back, without a restart
 
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -136,10 +135,7 @@ def spec_from_config(config: dict) -> ModelSpec:
     raw = config.get("parameters", {}).get("rare_spec", {}).get("string_value")
     if not raw:
         raise ModelMismatch(f"model {config.get('name')!r} has no 'rare_spec' parameter (build it with build_engine)")
-    try:
-        return ModelSpec.from_dict(json.loads(raw), f"{config.get('name')}/config.pbtxt rare_spec")
-    except json.JSONDecodeError as exc:
-        raise ModelMismatch(f"rare_spec parameter is not JSON: {exc}") from None
+    return ModelSpec.from_json(raw, f"{config.get('name')}/config.pbtxt rare_spec")
 
 
 def _tensors(items: list[dict]) -> list[TensorSpec]:
