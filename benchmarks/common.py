@@ -9,6 +9,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from rare.data.labelfile import LabeledPath, read_label_file
 from rare.images import read_image
+from rare.onnx_runtime import usable_cores
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RARE_SHARED_DIR", REPO.parent / "shared")).resolve()
@@ -51,8 +53,19 @@ def base_parser(description: str, seconds: float) -> argparse.ArgumentParser:
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="model.onnx + rare.json")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the .md/.json/.png files go")
     parser.add_argument("--seconds", type=float, default=seconds, help="measuring time of one point")
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: all cores)")
+    parser.add_argument(
+        "--instances", type=int, default=0, help="model instances run in parallel (0: one per core, as the gateway)"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads per instance (0: cores/instances)")
     return parser
+
+
+def layout(args: argparse.Namespace) -> tuple[int, int]:
+    """(instances, intra-op threads each), resolved as the gateway's embedded backend resolves RARE_ORT_INSTANCES
+    and RARE_ORT_THREADS."""
+    cores = usable_cores()
+    instances = args.instances or cores
+    return instances, args.threads or max(1, cores // instances)
 
 
 def parse_ints(text: str) -> list[int]:
@@ -103,6 +116,22 @@ def time_calls(
     return latencies, time.perf_counter() - start
 
 
+def time_parallel(
+    fn: Callable[[], object], instances: int, seconds: float, warmup: int = 2
+) -> tuple[list[float], float]:
+    """``time_calls`` on ``instances`` threads at once (ONNX Runtime releases the GIL): every call's latency, and
+    the wall time of the whole run."""
+    if instances == 1:
+        return time_calls(fn, seconds, warmup)
+    for _ in range(warmup):
+        fn()
+    with ThreadPoolExecutor(instances) as pool:
+        start = time.perf_counter()
+        runs = list(pool.map(lambda _: time_calls(fn, seconds, warmup=0), range(instances)))
+        wall = time.perf_counter() - start
+    return [latency for latencies, _ in runs for latency in latencies], wall
+
+
 def latency_stats(latencies: Sequence[float], items_per_call: int, wall: float) -> dict[str, float]:
     """Throughput (items/s over the wall time) and p50/p95/p99 of the per-call latency in milliseconds."""
     ms = np.asarray(latencies, dtype=np.float64) * 1000
@@ -122,7 +151,7 @@ def cpu_facts() -> dict[str, Any]:
     model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
     flags_line = next((line for line in text.splitlines() if line.startswith("flags")), "")
     flags = set(flags_line.split(":", 1)[1].split()) if flags_line else set()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return {
         "cpu": model,

@@ -23,6 +23,7 @@ from benchmarks.common import (
     base_parser,
     check_model_dir,
     cpu_facts,
+    layout,
     load_crops,
     parse_ints,
     ratio,
@@ -41,15 +42,24 @@ MAX_BATCH = 64  # the gateway's RARE_MAX_BATCH_SIZE default, and the Triton mode
 
 
 @contextmanager
-def backend(args: Any, cores: int, scratch: Path) -> Iterator[tuple[dict[str, str], str | None]]:
+def backend(args: Any, scratch: Path) -> Iterator[tuple[dict[str, str], str | None]]:
     """The gateway's RARE_* environment, and Triton's gRPC address when the backend is Triton (started here)."""
-    threads = str(args.threads or cores)
-    env = {"RARE_MODEL_DIR": str(args.model_dir.resolve()), "RARE_LOG_LEVEL": "warning", "RARE_ORT_THREADS": threads}
+    instances, threads = layout(args)
+    env = {
+        "RARE_MODEL_DIR": str(args.model_dir.resolve()),
+        "RARE_LOG_LEVEL": "warning",
+        "RARE_ORT_INSTANCES": str(instances),
+        "RARE_ORT_THREADS": str(threads),
+    }
     if args.backend == "onnxruntime":
         yield {**env, "RARE_MAX_BATCH_SIZE": str(MAX_BATCH)}, None
         return
     options = ServingOptions(
-        name=TRITON_MODEL, max_batch_size=MAX_BATCH, max_queue_delay_us=args.delay_us, threads=int(threads)
+        name=TRITON_MODEL,
+        max_batch_size=MAX_BATCH,
+        max_queue_delay_us=args.delay_us,
+        instances=instances,
+        threads=threads,
     )
     with python_triton(args.model_dir, scratch / "repository", options) as server:
         yield {**env, "RARE_TRITON_URL": server.grpc_url, "RARE_TRITON_MODEL": TRITON_MODEL}, server.grpc_url
@@ -115,14 +125,15 @@ def bare_sweep(
     """The same cells, for as long as the gateway's, on the bare backend (in this process for ONNX Runtime, gRPC for
     Triton)."""
     spec = ModelSpec.load(args.model_dir)
-    recognizer = OnnxRecognizer(args.model_dir, args.threads) if grpc_url is None else None
+    instances, threads = layout(args)
+    recognizer = OnnxRecognizer(args.model_dir, threads) if grpc_url is None else None
     rows = []
     for k in args.crops:
         batch = preprocess_batch([c.image for c in crops[:k]], spec.image_shape)
         for concurrency in args.concurrency:
             duration = seconds.get((k, concurrency), args.seconds)
             if recognizer is not None:
-                result = bare_onnx(recognizer, batch, concurrency, duration, MAX_BATCH)
+                result = bare_onnx(recognizer, batch, concurrency, duration, MAX_BATCH, instances)
             else:
                 result = bare_triton(grpc_url or "", TRITON_MODEL, spec.input.name, batch, concurrency, duration)
             rows.append(row(result, concurrency))
@@ -163,7 +174,7 @@ def main() -> None:
     crops = load_crops(max(args.crops))
     with (
         tempfile.TemporaryDirectory(prefix="rare_gateway_load_") as tmp,
-        backend(args, facts["cores"], Path(tmp)) as (env, grpc),
+        backend(args, Path(tmp)) as (env, grpc),
     ):
         (args.out / "raw").mkdir(parents=True, exist_ok=True)
         gateway, baseline = gateway_sweep(args, env, crops, args.out / "raw" / f"gateway_{args.backend}.log")

@@ -24,17 +24,18 @@ from benchmarks.common import (
     check_model_dir,
     cpu_facts,
     latency_stats,
+    layout,
     load_crops,
     markdown_table,
     parse_ints,
     targets_table,
-    time_calls,
+    time_parallel,
     write_results,
 )
 from benchmarks.plots import save_panels, series_by
 from benchmarks.runners import Runner, fp16_onnx, onnx_runner, torch_runner
 from rare.modelspec import ModelSpec
-from rare.onnx_runtime import OnnxRecognizer
+from rare.onnx_runtime import OnnxRecognizer, usable_cores
 from rare.preprocess import preprocess_batch
 
 NAME = "model_throughput"
@@ -43,41 +44,54 @@ FP32 = "ort-fp32"
 EMBEDDED = "ort-fp32 + preprocess + decode"
 
 
-def runner_factories(args: Any) -> tuple[dict[str, Callable[[], Runner]], list[str]]:
-    """The engines named by ``--variants`` and ``--extra``, built one at a time so that none disturbs another."""
+Factory = tuple[Callable[[], Runner], int]  # (build the runner, instances calling it at once)
+
+
+def runner_factories(args: Any) -> tuple[dict[str, Factory], list[str]]:
+    """The engines named by ``--variants`` and ``--extra``, built one at a time so that none disturbs another.
+    ONNX Runtime engines run in the gateway's layout (``--instances`` x ``--threads``); ``ort-fp32`` is also timed
+    as one instance on all cores, the layout before the embedded backend ran one instance per core."""
     onnx_path = args.model_dir / ModelSpec.load(args.model_dir).onnx_file
-    factories: dict[str, Callable[[], Runner]] = {}
-    notes: list[str] = []
+    instances, threads = layout(args)
+    cores = usable_cores()
+    factories: dict[str, Factory] = {}
+    notes = [f"ONNX Runtime engines: {instances} instance(s) x {threads} thread(s), called at once."]
     for variant in args.variants.split(","):
         if variant == "torch":
             name = "torch-cuda-fp16" if args.device == "cuda" else "torch-cpu"
-            factories[name] = lambda: torch_runner(args.model_dir, args.device, args.threads)
+            factories[name] = (lambda: torch_runner(args.model_dir, args.device, args.threads), 1)
             weights = args.model_dir / "model.pt"
-            notes.append(f"PyTorch weights: {weights if weights.is_file() else 'untrained, same architecture'}.")
+            notes.append(
+                "PyTorch (one call at a time, all cores), weights: "
+                f"{weights if weights.is_file() else 'untrained, same architecture'}."
+            )
         elif variant == "ort-fp32":
-            factories["ort-fp32"] = lambda: onnx_runner(onnx_path, args.threads)
+            factories[FP32] = (lambda: onnx_runner(onnx_path, threads), instances)
+            if instances > 1:
+                factories[f"{FP32} 1x{cores}"] = (lambda: onnx_runner(onnx_path, cores), 1)
+                notes.append(f"`{FP32} 1x{cores}`: one instance with {cores} intra-op threads.")
         elif variant == "ort-fp16":
-            factories["ort-fp16"] = lambda: onnx_runner(fp16_onnx(args.model_dir), args.threads)
+            factories["ort-fp16"] = (lambda: onnx_runner(fp16_onnx(args.model_dir), threads), instances)
             notes.append("FP16 graph: build_engine.fp16 of model.onnx (FP32 islands: TPS grid, softmax, argmax).")
         else:
             raise SystemExit(f"--variants: unknown {variant!r}; choose from torch, ort-fp32, ort-fp16")
     for item in args.extra:
         name, _, path = item.partition("=")
-        factories[name] = lambda p=Path(path): onnx_runner(p, args.threads)
+        factories[name] = (lambda p=Path(path): onnx_runner(p, threads), instances)
         notes.append(f"{name}: `{path}`.")
     return factories, notes
 
 
 def sweep(
-    factories: dict[str, Callable[[], Runner]], data: np.ndarray, batches: Sequence[int], seconds: float
+    factories: dict[str, Factory], data: np.ndarray, batches: Sequence[int], seconds: float
 ) -> list[dict[str, Any]]:
-    """One row per (engine, batch size): crops/s and latency percentiles of one call."""
+    """One row per (engine, batch size): crops/s (all instances together) and percentiles of one call's latency."""
     rows = []
-    for name, factory in factories.items():
+    for name, (factory, instances) in factories.items():
         run = factory()
         for size in batches:
             batch = np.ascontiguousarray(data[:size])
-            latencies, wall = time_calls(lambda b=batch, r=run: r(b), seconds)
+            latencies, wall = time_parallel(lambda b=batch, r=run: r(b), instances, seconds)
             rows.append({"engine": name, "batch": size, **latency_stats(latencies, size, wall)})
             print(
                 f"{name:>16} batch {size:>4}: {rows[-1]['items_per_s']:8.1f} crops/s  p50 {rows[-1]['p50_ms']:.2f} ms"
@@ -87,16 +101,14 @@ def sweep(
     return rows
 
 
-def embedded_point(model_dir: Path, crops: list[np.ndarray], threads: int, seconds: float) -> dict[str, Any]:
-    """OnnxRecognizer.recognize on 32 decoded crops: preprocessing + ONNX Runtime + decoding."""
-    recognizer = OnnxRecognizer(model_dir, threads)
+def embedded_point(args: Any, crops: list[np.ndarray]) -> dict[str, Any]:
+    """OnnxRecognizer.recognize on 32 decoded crops per call, in the gateway's layout: preprocessing + ONNX
+    Runtime + decoding."""
+    instances, threads = layout(args)
+    recognizer = OnnxRecognizer(args.model_dir, threads)
     images = crops[:32]
-    latencies, wall = time_calls(lambda: recognizer.recognize(images), seconds)
-    return {
-        "engine": "ort-fp32 + preprocess + decode",
-        "batch": len(images),
-        **latency_stats(latencies, len(images), wall),
-    }
+    latencies, wall = time_parallel(lambda: recognizer.recognize(images), instances, args.seconds)
+    return {"engine": EMBEDDED, "batch": len(images), **latency_stats(latencies, len(images), wall)}
 
 
 def fp32_targets(rows: list[dict[str, Any]]) -> list[Target]:
@@ -138,8 +150,8 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], n
     )
     targets = fp32_targets(rows)
     sections = [
-        f"Model: `{args.model_dir}`; {args.seconds:g} s per point; intra-op threads {args.threads or 'all cores'}; "
-        "latency is one call of the whole batch. " + " ".join(notes),
+        f"Model: `{args.model_dir}`; {args.seconds:g} s per point; latency is one call of the whole batch; "
+        "crops/s counts every instance's calls. " + " ".join(notes),
         "## Targets\n\n" + targets_table(targets),
         "## Throughput and latency\n\n" + table,
         f"![throughput]({plot.name})",
@@ -172,7 +184,7 @@ def main() -> None:
     factories, notes = runner_factories(args)
     rows = sweep(factories, data, args.batch_sizes, args.seconds)
     if args.device == "cpu":
-        rows.append(embedded_point(args.model_dir, crops, args.threads, args.seconds))
+        rows.append(embedded_point(args, crops))
         print(f"embedded path, batch 32: {rows[-1]['items_per_s']:.1f} crops/s")
     else:
         notes.append(f"GPU: {gpu_name()}.")

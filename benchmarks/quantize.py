@@ -35,10 +35,11 @@ from benchmarks.common import (
     cpu_facts,
     labelled_paths,
     latency_stats,
+    layout,
     load_crops,
     markdown_table,
     targets_table,
-    time_calls,
+    time_parallel,
     write_results,
 )
 from benchmarks.plots import save_scatter
@@ -140,12 +141,13 @@ def read_all(model_dir: Path, val: list[Crop], threads: int) -> list[str]:
 
 
 def measure(name: str, model_dir: Path, val: list[Crop], args: Any) -> dict[str, Any]:
-    """Crops/s at batch 32 (model only) and the texts of every real_val crop."""
+    """Crops/s at batch 32 (model only, in the gateway's layout) and the texts of every real_val crop."""
     spec = ModelSpec.load(model_dir)
-    texts = read_all(model_dir, val, args.threads)
-    run = onnx_runner(model_dir / spec.onnx_file, args.threads)
+    instances, threads = layout(args)
+    texts = read_all(model_dir, val, threads)
+    run = onnx_runner(model_dir / spec.onnx_file, threads)
     batch = preprocess_batch([c.image for c in val[:32]])
-    latencies, wall = time_calls(lambda: run(batch), args.seconds)
+    latencies, wall = time_parallel(lambda: run(batch), instances, args.seconds)
     stats = latency_stats(latencies, len(batch), wall)
     accuracy = word_accuracy(texts, val)
     print(f"{name:>16}: {stats['items_per_s']:8.1f} crops/s at batch 32, accuracy {accuracy:.2f} %")

@@ -25,10 +25,11 @@ from benchmarks.common import (
     cpu_facts,
     labelled_paths,
     latency_stats,
+    layout,
     load_crops,
     markdown_table,
     parse_ints,
-    time_calls,
+    time_parallel,
     write_results,
 )
 from benchmarks.plots import save_panels, series_by
@@ -37,7 +38,7 @@ from rare.onnx_runtime import OnnxRecognizer
 NAME = "rapidocr_compare"
 
 
-def rapidocr_recognizer(threads: int, cores: int) -> tuple[Callable[[list[np.ndarray], int], list[str]], str]:
+def rapidocr_recognizer(threads: int) -> tuple[Callable[[list[np.ndarray], int], list[str]], str]:
     """RapidOCR's text recognizer alone: ``predict(crops, batch) -> texts``; and the model file (from its wheel)."""
     import rapidocr
     from rapidocr import RapidOCR
@@ -51,7 +52,7 @@ def rapidocr_recognizer(threads: int, cores: int) -> tuple[Callable[[list[np.nda
         "Global.use_det": False,
         "Global.use_cls": False,
         "Global.log_level": "warning",
-        "EngineConfig.onnxruntime.intra_op_num_threads": threads or cores,
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
     }
     engine = RapidOCR(params=params)
@@ -85,11 +86,12 @@ def ours(model_dir: Path, threads: int) -> Callable[[list[np.ndarray], int], lis
 
 
 def speed(
-    predict: Callable[[list[np.ndarray], int], list[str]], crops: list[Crop], batch: int, seconds: float
+    predict: Callable[[list[np.ndarray], int], list[str]], crops: list[Crop], batch: int, args: Any
 ) -> dict[str, float]:
-    """Crops/s calling ``predict`` with ``batch`` crops at a time, cycling through every crop."""
+    """Crops/s calling ``predict`` with ``batch`` crops at a time from every instance at once, cycling through
+    every crop."""
     chunks = itertools.cycle([[c.image for c in crops[i : i + batch]] for i in range(0, len(crops) - batch + 1, batch)])
-    latencies, wall = time_calls(lambda: predict(next(chunks), batch), seconds, warmup=1)
+    latencies, wall = time_parallel(lambda: predict(next(chunks), batch), layout(args)[0], args.seconds, warmup=1)
     return latency_stats(latencies, batch, wall)
 
 
@@ -101,7 +103,7 @@ def compare(
         batch_predict: Predict = lambda images, p=predict: p(images, 32)  # noqa: E731 - accuracy at one batch size
         accuracy = word_accuracy(predict_all(batch_predict, crops), crops)
         for batch in args.batch_sizes:
-            stats = speed(predict, crops, batch, args.seconds)
+            stats = speed(predict, crops, batch, args)
             rows.append({"engine": name, "batch": batch, "accuracy": accuracy, **stats})
             print(f"{name:>9} batch {batch:>3}: {stats['items_per_s']:8.1f} crops/s, accuracy {accuracy:.2f} %")
     return rows
@@ -130,7 +132,8 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
         [(r["engine"], r["batch"], r["items_per_s"], r["p50_ms"], r["p95_ms"], r["p99_ms"]) for r in rows],
     )
     sections = [
-        f"Same {count} real_val crops, same process, {args.threads or facts['cores']} ONNX Runtime threads each, "
+        f"Same {count} real_val crops, same process, same layout for both: {layout(args)[0]} instance(s) calling at "
+        f"once, {layout(args)[1]} ONNX Runtime thread(s) each; "
         f"{args.seconds:g} s per point, timed from decoded crops (preprocess + model + decode). "
         f"RARE: `{args.model_dir}` (3x32x100, 25-step attention). RapidOCR: its recognizer only, {rapid_model} "
         "(3x48xW, CTC). Word accuracy: lowercase alphanumeric protocol, at batch 32.",
@@ -150,8 +153,9 @@ def main() -> None:
     check_model_dir(args.model_dir)
     facts = cpu_facts()
     crops = load_crops(args.crops or len(labelled_paths("real_val")))
-    rapid, rapid_model = rapidocr_recognizer(args.threads, facts["cores"])
-    rows = compare(args, crops, {"RARE": ours(args.model_dir, args.threads), "RapidOCR": rapid})
+    threads = layout(args)[1]
+    rapid, rapid_model = rapidocr_recognizer(threads)
+    rows = compare(args, crops, {"RARE": ours(args.model_dir, threads), "RapidOCR": rapid})
     write_report(args, facts, rows, len(crops), rapid_model)
     print(f"wrote {args.out / (NAME + '.md')}")
 

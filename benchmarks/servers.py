@@ -76,12 +76,13 @@ def gateway_process(env: dict[str, str], log: Path, timeout: float = 120) -> Ite
 
 
 def bare_onnx(
-    recognizer: OnnxRecognizer, batch: np.ndarray, concurrency: int, seconds: float, max_batch: int
+    recognizer: OnnxRecognizer, batch: np.ndarray, concurrency: int, seconds: float, max_batch: int, instances: int
 ) -> LoadResult:
-    """OnnxRecognizer behind the gateway's MicroBatcher, ``concurrency`` callers of ``len(batch)`` crops."""
+    """OnnxRecognizer behind the gateway's MicroBatcher (``instances`` at once), ``concurrency`` callers of
+    ``len(batch)`` crops."""
 
     async def run() -> tuple[list[float], int, float]:
-        batcher = MicroBatcher(recognizer.infer, max_batch)
+        batcher = MicroBatcher(recognizer.infer, max_batch, instances)
         try:
             await batcher.submit(batch)  # warm
             return await closed_loop(lambda: batcher.submit(batch), concurrency, seconds)

@@ -22,6 +22,7 @@ from benchmarks.common import (
     base_parser,
     check_model_dir,
     cpu_facts,
+    layout,
     markdown_table,
     parse_ints,
     ratio,
@@ -37,21 +38,23 @@ GAIN_TARGET = 4.0
 MODEL = "rare"
 
 
-def options(args: Any, cores: int, delay_us: int) -> ServingOptions:
+def options(args: Any, delay_us: int) -> ServingOptions:
+    """The repository's serving options; instances are Python-backend stub processes."""
+    instances, threads = layout(args)
     return ServingOptions(
         name=MODEL,
         max_batch_size=max(*args.batch_sizes, *args.concurrency),
-        instances=args.instances,
+        instances=instances,
         max_queue_delay_us=delay_us,
-        threads=args.threads or cores,
+        threads=threads,
     )
 
 
-def measure(args: Any, cores: int, delay_us: int, points: list[tuple[int, int]], scratch: Path) -> list[PerfPoint]:
+def measure(args: Any, delay_us: int, points: list[tuple[int, int]], scratch: Path) -> list[PerfPoint]:
     """Start Triton with ``delay_us`` and run perf_analyzer for each (batch, concurrency)."""
     interval_ms = max(1000, int(args.seconds * 1000 / 3))  # 3 windows per point (each needs a finished request)
     results = []
-    with python_triton(args.model_dir, scratch / f"repo_{delay_us}", options(args, cores, delay_us)) as server:
+    with python_triton(args.model_dir, scratch / f"repo_{delay_us}", options(args, delay_us)) as server:
         for batch, concurrency in points:
             csv_path = scratch / f"perf_{delay_us}_{batch}_{concurrency}.csv"
             point = perf_analyzer(server.grpc_url, MODEL, batch, concurrency, interval_ms, csv_path, max_trials=3)
@@ -110,8 +113,8 @@ def write_report(
         [(d, p.concurrency, p.infer_per_s, p.p50_ms, p.p95_ms, p.p99_ms) for d, ps in batching.items() for p in ps],
     )
     sections = [
-        f"Model: `{args.model_dir}`; Python-backend repository, {args.instances} instance(s), "
-        f"{args.threads or facts['cores']} ONNX Runtime threads each; perf_analyzer 2.41 over gRPC, 3 windows of "
+        f"Model: `{args.model_dir}`; Python-backend repository, {layout(args)[0]} instance(s), "
+        f"{layout(args)[1]} ONNX Runtime thread(s) each; perf_analyzer 2.41 over gRPC, 3 windows of "
         f"{max(1.0, args.seconds / 3):.2f} s per point (stability check off: the time is bounded), random images. "
         f"Best queue delay: {max(gain, key=lambda d: gain[d]) if gain else None} us.",
         "## Targets\n\n" + targets_table(targets),
@@ -132,7 +135,6 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=parse_ints, default=list(BATCH_SIZES))
     parser.add_argument("--delays-us", type=parse_ints, default=[0, 2000, 10000], help="max_queue_delay values")
     parser.add_argument("--concurrency", type=parse_ints, default=[1, 4, 16, 32], help="of the batching sweep")
-    parser.add_argument("--instances", type=int, default=1, help="model instances (stub processes)")
     args = parser.parse_args()
     check_model_dir(args.model_dir)
     facts = cpu_facts()
@@ -143,7 +145,7 @@ def main() -> None:
         for delay in sorted({0, *args.delays_us}):  # the batch sweep runs on the delay-0 server
             points = [(1, c) for c in args.concurrency] if delay in args.delays_us else []
             points += [(b, 1) for b in args.batch_sizes] if delay == 0 else []
-            measured = measure(args, facts["cores"], delay, points, scratch)
+            measured = measure(args, delay, points, scratch)
             if delay in args.delays_us:
                 batching[delay] = measured[: len(args.concurrency)]
             if delay == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,12 +21,27 @@ ORT_DTYPES = {
     "tensor(int64)": "int64",
 }
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # "<quota> <period>" or "max <period>"
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container's CPU limit,
+    e.g. Kubernetes ``limits.cpu: 2`` on a 64-core node gives 2)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
-    """Full graph optimization; ``threads`` intra-op threads (0: one per core)."""
+    """Full graph optimization; ``threads`` intra-op threads (0: one per usable core)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+    options.intra_op_num_threads = threads if threads > 0 else usable_cores()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return options

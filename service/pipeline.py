@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import numpy as np
@@ -70,9 +71,10 @@ class Pipeline:
         return batch, good
 
     async def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Chunks of at most the backend's max batch, sent concurrently so the backend can merge them."""
+        """Chunks sent concurrently: at most the backend's max batch, and one per model instance, so that one big
+        request keeps every instance busy (the backend merges chunks again under load)."""
         start = time.perf_counter()
-        size = self.backend.max_batch_size
+        size = min(self.backend.max_batch_size, math.ceil(len(batch) / self.backend.parallelism))
         chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
         for chunk in chunks:
             metrics.BATCH_SIZE.observe(len(chunk))

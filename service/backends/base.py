@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class Backend(Protocol):
     kind: str  # "onnxruntime" or "triton"
     spec: ModelSpec | None  # known once the backend has validated the model
     max_batch_size: int
+    parallelism: int  # batches the backend runs at once (its model instances): the pipeline splits big requests
 
     async def start(self) -> None:
         """Load or connect; never raises for an unavailable model (status() says why)."""
@@ -42,48 +44,63 @@ class _Pending:
 
 
 class MicroBatcher:
-    """Runs a blocking batch function on one thread, merging the calls that queue up meanwhile.
+    """Runs a blocking batch function on ``instances`` threads, merging the calls that queue up meanwhile.
 
-    No added delay: while one batch runs, new calls wait; the next run takes all of them (up to ``max_batch``
-    rows). Under load this turns many small requests into few large inference calls, like Triton's batcher.
+    No added delay: a call starts at once on a free instance; while all instances are busy, new calls wait and
+    the next free instance takes all of them (up to ``max_batch`` rows). Under load this turns many small requests
+    into few large inference calls, like Triton's dynamic batcher with ``instances`` model instances.
     """
 
-    def __init__(self, run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], max_batch: int) -> None:
+    def __init__(
+        self, run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], max_batch: int, instances: int = 1
+    ) -> None:
         self._run = run
         self._max_batch = max_batch
-        self._queue: list[_Pending] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-        self._worker: asyncio.Task | None = None
+        self._free = instances
+        self._queue: deque[_Pending] = deque()
+        self._running: set[asyncio.Task] = set()
+        self._executor = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="inference")
 
     async def submit(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         future = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(batch, future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
+        self._dispatch()
         return await future
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._queue:
+    def _dispatch(self) -> None:
+        """Hand queued calls to free instances, as merged batches of at most ``max_batch`` rows (one call may be
+        larger: it runs alone)."""
+        while self._queue and self._free > 0:
             taken, rows = [], 0
             while self._queue and (not taken or rows + len(self._queue[0].batch) <= self._max_batch):
-                item = self._queue.pop(0)
-                taken.append(item)
-                rows += len(item.batch)
-            merged = taken[0].batch if len(taken) == 1 else np.concatenate([t.batch for t in taken])
-            try:
-                ids, scores = await loop.run_in_executor(self._executor, self._run, merged)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who maps it
-                for item in taken:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                continue
+                item = self._queue.popleft()
+                if not item.future.done():  # a caller that gave up (cancelled) costs no inference
+                    taken.append(item)
+                    rows += len(item.batch)
+            if taken:
+                self._free -= 1
+                task = asyncio.create_task(self._run_batch(taken))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+
+    async def _run_batch(self, taken: list[_Pending]) -> None:
+        merged = taken[0].batch if len(taken) == 1 else np.concatenate([t.batch for t in taken])
+        try:
+            ids, scores = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, merged)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who maps it
+            for item in taken:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+        else:
             start = 0
             for item in taken:
                 end = start + len(item.batch)
                 if not item.future.done():
                     item.future.set_result((ids[start:end], scores[start:end]))
                 start = end
+        finally:
+            self._free += 1
+            self._dispatch()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -35,6 +35,7 @@ class TritonBackend:
         self.settings = settings
         self.spec: ModelSpec | None = None
         self.max_batch_size = settings.max_batch_size
+        self.parallelism = 1
         self._client: grpcclient.InferenceServerClient | None = None
         self._detail = "not connected"
 
@@ -68,6 +69,7 @@ class TritonBackend:
             return self._not_ready(f"model mismatch: {exc}", level=logging.ERROR)
         self.spec = spec
         self.max_batch_size = max(1, int(config.get("max_batch_size", 0)) or self.settings.max_batch_size)
+        self.parallelism = max(1, sum(int(g.get("count", 1)) for g in config.get("instance_group", [])))
         self._detail = f"model {model!r} on Triton at {self.settings.triton_url}"
         log.info("triton backend ready: %s (max batch %d)", self._detail, self.max_batch_size)
         return True

@@ -82,6 +82,7 @@ def gateway(calib_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "RARE_MAX_IMAGES": "8",
         "RARE_MAX_IMAGE_BYTES": "200000",
         "RARE_MAX_REQUEST_BYTES": "1000000",
+        "RARE_ORT_INSTANCES": "2",  # two single-threaded instances, whatever this machine's core count
         "RARE_ORT_THREADS": "1",
     }
     gw = start_gateway(env, tmp_path_factory.mktemp("gw") / "gateway.log", ready_path="/readyz")

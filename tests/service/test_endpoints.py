@@ -52,6 +52,19 @@ def test_metrics_move_with_traffic(gateway: Gateway) -> None:
     assert re.search(r"^rare_http_requests_in_flight \d", after, re.M)
 
 
+def test_a_big_request_is_split_over_the_model_instances(gateway: Gateway) -> None:
+    """Two instances: six crops go to the backend as two chunks of three that run at once (results stay in order:
+    test_recognize)."""
+    with gateway.client() as client:
+        assert "2 instance(s) x 1 thread(s)" in client.get("/readyz").json()["detail"]
+        before = client.get("/metrics").text
+        assert client.post("/recognize", files=files(*crop_bytes(6))).status_code == 200
+        after = client.get("/metrics").text
+    calls = metric(after, "rare_backend_batch_size_count") - metric(before, "rare_backend_batch_size_count")
+    crops = metric(after, "rare_backend_batch_size_sum") - metric(before, "rare_backend_batch_size_sum")
+    assert (calls, crops) == (2, 6)
+
+
 def test_openapi_documents_both_request_bodies(gateway: Gateway) -> None:
     with gateway.client() as client:
         spec = client.get("/openapi.json").json()
