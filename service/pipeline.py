@@ -9,7 +9,9 @@ import time
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from rare.codec import LabelCodec, Recognition
 from rare.images import ImageDecodeError, ImageTooLargeError, decode_image
+from rare.modelspec import ModelSpec
 from rare.preprocess import ImageError, preprocess_batch
 from service import metrics
 from service.backends.base import Backend
@@ -23,6 +25,7 @@ class Pipeline:
     def __init__(self, backend: Backend, settings: Settings) -> None:
         self.backend = backend
         self.settings = settings
+        self._codec: tuple[ModelSpec, LabelCodec] | None = None  # built once per spec, not per request
 
     async def recognize(self, uploads: list[Upload]) -> list[CropResult]:
         spec = self.backend.spec
@@ -33,25 +36,26 @@ class Pipeline:
                 raise BackendUnavailable(
                     f"model not ready: {status.detail}", retry_after=self.settings.triton_retry_after_s
                 )
-        results = [CropResult(index=i, filename=u.filename, error=u.error) for i, u in enumerate(uploads)]
-        batch, good = await run_in_threadpool(self._decode_and_preprocess, uploads, results)
+        errors = [u.error for u in uploads]
+        batch, good = await run_in_threadpool(self._decode_and_preprocess, uploads, errors)
+        recognized: dict[int, Recognition] = {}
         if good:
             ids, scores = await self._infer(batch)
             start = time.perf_counter()
-            for index, rec in zip(good, spec.codec().decode_ids(ids, scores), strict=True):
-                results[index] = CropResult(
-                    index=index,
-                    filename=uploads[index].filename,
-                    text=rec.text,
-                    confidence=rec.confidence,
-                    char_confidences=rec.char_confidences,
-                )
+            recognized = dict(zip(good, self.codec(spec).decode_ids(ids, scores), strict=True))
             metrics.STAGE_DURATION.labels("postprocess").observe(time.perf_counter() - start)
         metrics.CROPS.labels("recognized").inc(len(good))
         metrics.CROPS.labels("failed").inc(len(uploads) - len(good))
-        return results
+        return [_result(i, u.filename, recognized.get(i), errors[i]) for i, u in enumerate(uploads)]
 
-    def _decode_and_preprocess(self, uploads: list[Upload], results: list[CropResult]) -> tuple[np.ndarray, list[int]]:
+    def codec(self, spec: ModelSpec) -> LabelCodec:
+        if self._codec is None or self._codec[0] is not spec:
+            self._codec = (spec, spec.codec())
+        return self._codec[1]
+
+    def _decode_and_preprocess(
+        self, uploads: list[Upload], errors: list[ItemError | None]
+    ) -> tuple[np.ndarray, list[int]]:
         start = time.perf_counter()
         crops, good = [], []
         for i, upload in enumerate(uploads):
@@ -61,9 +65,9 @@ class Pipeline:
                 crops.append(decode_image(upload.data, self.settings.max_image_pixels))
                 good.append(i)
             except ImageTooLargeError as exc:
-                results[i].error = ItemError(code="image_too_large", message=str(exc))
+                errors[i] = ItemError(code="image_too_large", message=str(exc))
             except (ImageDecodeError, ImageError) as exc:
-                results[i].error = ItemError(code="undecodable_image", message=str(exc))
+                errors[i] = ItemError(code="undecodable_image", message=str(exc))
         middle = time.perf_counter()
         batch = preprocess_batch(crops)
         metrics.STAGE_DURATION.labels("decode").observe(middle - start)
@@ -95,3 +99,16 @@ class Pipeline:
             first = failed.exceptions[0]
             raise next((e for e in failed.exceptions if isinstance(e, GatewayError)), first) from None
         return [task.result() for task in tasks]
+
+
+def _result(index: int, filename: str | None, rec: Recognition | None, error: ItemError | None) -> CropResult:
+    """One crop's result, built from values the gateway made itself (no validation: the response is hot)."""
+    if rec is None:
+        return CropResult.model_construct(index=index, filename=filename, error=error)
+    return CropResult.model_construct(
+        index=index,
+        filename=filename,
+        text=rec.text,
+        confidence=rec.confidence,
+        char_confidences=rec.char_confidences,
+    )

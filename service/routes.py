@@ -82,7 +82,7 @@ RECOGNIZE_BODY = {
     openapi_extra=RECOGNIZE_BODY,
     summary="Recognize the text of one or many word crops",
 )
-async def recognize(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> RecognizeResponse:
+async def recognize(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> Response:
     """Results come in input order; a crop that cannot be decoded gets an ``error`` and the rest are recognized."""
     uploads = await read_uploads(request, settings)
     metrics.CROPS_PER_REQUEST.observe(len(uploads))
@@ -92,7 +92,9 @@ async def recognize(request: Request, pipeline: PipelineDep, settings: SettingsD
             metrics.ERRORS.labels(result.error.code).inc()
     spec = pipeline.backend.spec
     model = ModelInfo(name=spec.model_name, version=spec.model_version, backend=pipeline.backend.kind)
-    return RecognizeResponse(model=model, results=results, request_id=request.state.request_id)
+    body = RecognizeResponse.model_construct(model=model, results=results, request_id=request.state.request_id)
+    # serialized once by pydantic-core; returning the model would make FastAPI dump, re-validate and dump it again
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.get("/healthz", response_model=HealthResponse, summary="Liveness: the process serves HTTP")

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     triton_model_version: str = Field("", description="empty: Triton's latest")
     triton_timeout_s: float = Field(10.0, gt=0, description="gRPC deadline of one inference call")
     triton_retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503")
-    ort_instances: int = Field(0, ge=0, description="batches the embedded backend runs in parallel (0: one per core)")
+    ort_instances: int = Field(
+        0, ge=0, description="batches the embedded backend runs in parallel per worker (0: cores / workers)"
+    )
     ort_threads: int = Field(0, ge=0, description="intra-op threads per embedded instance (0: cores / instances)")
     max_batch_size: int = Field(64, ge=1, le=1024, description="largest batch the embedded backend runs at once")
 

@@ -24,7 +24,7 @@ class OnnxBackend:
         self.settings = settings
         self.spec: ModelSpec | None = None
         self.max_batch_size = settings.max_batch_size
-        cores = usable_cores()
+        cores = max(1, usable_cores() // settings.workers)  # this worker's share of the cores
         # One single-threaded instance per core beats one instance on all cores: ONNX Runtime's intra-op
         # parallelism scales poorly on this small model (benchmarks/results: 2 x 1 thread 868 vs 1 x 2 threads
         # 578 crops/s at batch 32 on 2 cores).

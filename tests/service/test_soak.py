@@ -102,9 +102,7 @@ def soak_gateway(calib_model_dir: Path, tmp_path: Path) -> Iterator[Gateway]:
 
 
 def run_soak(gateway: Gateway, seconds: float) -> None:
-    with httpx.Client(base_url=gateway.url, timeout=30) as warm:  # first calls allocate ORT arenas
-        for _ in range(5):
-            warm.post("/recognize", files=good_parts(8))
+    asyncio.run(soak(gateway, 3))  # warm-up under the same load: every instance's ORT arena grows to its peak
     fds_before = open_fds(gateway.process.pid)
     tally = asyncio.run(soak(gateway, seconds))
     time.sleep(1)  # let closed keep-alive sockets go
