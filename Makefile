@@ -17,7 +17,7 @@ lint: setup-dev
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 # Every benchmark with its default sweep (15-20 min on 2 quiet cores), results in benchmarks/results/ (README.md: targets).
-# Another model: make bench BENCH_MODEL=DIR; extra flags for every benchmark: make bench BENCH_ARGS="--threads 1".
+# Another model: make bench BENCH_MODEL=DIR; extra flags for every benchmark: make bench BENCH_ARGS="--instances 1 --threads 2".
 BENCH_MODEL ?= models/rare_mv3_en
 BENCH_ARGS ?=
 BENCH = .venv/bin/python -m benchmarks

@@ -153,25 +153,47 @@ def cpu_facts() -> dict[str, Any]:
     flags = set(flags_line.split(":", 1)[1].split()) if flags_line else set()
     cores = usable_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    others = busy_cores()
     return {
         "cpu": model,
         "cores": cores,
         "isa": {flag: flag in flags for flag in ISA_FLAGS},
         "load_1min": round(load, 2),
-        "busy": load > 0.5 * cores,  # someone else was computing: the numbers are not final
+        "busy_cores": round(others, 2),
+        "busy": others > 0.25 * cores,  # someone else was computing: the numbers are not final
         "python": platform.python_version(),
     }
+
+
+def busy_cores(seconds: float = 2.0) -> float:
+    """Cores other processes keep busy right now, from /proc/stat over ``seconds`` (this process is idle meanwhile).
+    Unlike the 1-min load average it does not count the benchmark that ran just before."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    if not Path("/proc/stat").is_file():
+        return 0.0
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    share = (busy1 - busy0) / max(1, total1 - total0)  # of all CPUs of the machine
+    return share * (os.cpu_count() or 1)
 
 
 def machine_header(facts: dict[str, Any]) -> str:
     """A markdown paragraph on where the numbers come from."""
     isa = ", ".join(f"{name} {'yes' if present else 'no'}" for name, present in facts["isa"].items())
     busy = (
-        " **The machine was busy (load above half the cores): these numbers are not final.**" if facts["busy"] else ""
+        " **The machine was busy (other processes used over a quarter of the cores): these numbers are not final.**"
+        if facts["busy"]
+        else ""
     )
     return (
         f"Machine: {facts['cpu']}, {facts['cores']} cores usable, Python {facts['python']}, "
-        f"1-min load {facts['load_1min']} at the start.{busy}\n\nCPU extensions: {isa}."
+        f"{facts.get('busy_cores', '?')} cores busy with other work at the start.{busy}\n\nCPU extensions: {isa}."
     )
 
 

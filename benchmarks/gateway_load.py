@@ -38,7 +38,7 @@ from rare.onnx_runtime import OnnxRecognizer
 from rare.preprocess import preprocess_batch
 
 TRITON_MODEL = "rare"
-MAX_BATCH = 64  # the gateway's RARE_MAX_BATCH_SIZE default, and the Triton model's max_batch_size here
+MAX_BATCH = 32  # the gateway's RARE_MAX_BATCH_SIZE default, and the Triton model's max_batch_size here
 
 
 @contextmanager

@@ -40,12 +40,12 @@ def summary(results: dict[str, dict[str, Any]]) -> str:
         ],
     )
     runs = markdown_table(
-        ["benchmark", "written", "1-min load at start", "busy"],
+        ["benchmark", "written", "cores busy with other work at start", "busy"],
         [
             (
                 f"[{name}]({name}.md)",
                 r["written"],
-                r["machine"]["load_1min"],
+                r["machine"].get("busy_cores", "?"),
                 "**yes**" if r["machine"]["busy"] else "no",
             )
             for name, r in results.items()

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         0, ge=0, description="batches the embedded backend runs in parallel per worker (0: cores / workers)"
     )
     ort_threads: int = Field(0, ge=0, description="intra-op threads per embedded instance (0: cores / instances)")
-    max_batch_size: int = Field(64, ge=1, le=1024, description="largest batch the embedded backend runs at once")
+    max_batch_size: int = Field(32, ge=1, le=1024, description="largest batch an embedded instance runs at once")
 
     # --- request limits ----------------------------------------------------------------------------------------
     max_images: int = Field(64, ge=1, description="most crops in one request")
