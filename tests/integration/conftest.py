@@ -15,9 +15,10 @@ MAX_BATCH_SIZE = 32
 
 @pytest.fixture(scope="session")
 def python_repository(calib_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m build_engine --target python`` of the calibration model (one CPU instance, one thread)."""
+    """``python -m build_engine --target python`` of the calibration model: two single-threaded CPU instances,
+    the layout docs/build_engine.md recommends."""
     repository = tmp_path_factory.mktemp("model_repository")
-    options = ServingOptions(name=MODEL_NAME, max_batch_size=MAX_BATCH_SIZE, max_queue_delay_us=20_000)
+    options = ServingOptions(name=MODEL_NAME, max_batch_size=MAX_BATCH_SIZE, max_queue_delay_us=20_000, instances=2)
     write_repository(calib_model_dir, repository, "python", options)
     return repository
 

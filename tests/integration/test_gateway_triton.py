@@ -77,6 +77,17 @@ def test_readyz_and_models_describe_the_triton_backend(on_triton: Gateway) -> No
     assert model["backend"] == "triton" and model["ready"] and model["max_batch_size"] == 32
 
 
+def test_a_big_request_is_split_over_the_triton_instances(on_triton: Gateway, triton_server: TritonProcess) -> None:
+    """The model config has two instances: the gateway sends a 6-crop request as two 3-crop requests at once."""
+    client = grpcclient.InferenceServerClient(triton_server.grpc_url)
+    before = client.get_inference_statistics(model_name=MODEL).model_stats[0]
+    response = httpx.post(on_triton.url + "/recognize", files=real_files(2), timeout=60)
+    assert response.status_code == 200 and len(response.json()["results"]) == 6
+    after = client.get_inference_statistics(model_name=MODEL).model_stats[0]
+    assert after.inference_stats.success.count - before.inference_stats.success.count == 2
+    assert after.inference_count - before.inference_count == 6
+
+
 def test_concurrent_gateway_requests_are_merged_and_metrics_move(
     on_triton: Gateway, triton_server: TritonProcess
 ) -> None:
