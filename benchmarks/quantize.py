@@ -16,14 +16,11 @@ benchmarks: ``RARE_MODEL_DIR=.cache/bench/quant/int8-static python -m service``.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
+from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from benchmarks.accuracy import agreement, predict_all, word_accuracy
 from benchmarks.common import (
@@ -45,6 +42,7 @@ from benchmarks.common import (
 from benchmarks.plots import save_scatter
 from benchmarks.runners import onnx_runner
 from build_engine.fp16 import fp32_node_names
+from build_engine.quantize import CalibrationBatches, make_static
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 from rare.preprocess import preprocess_batch
@@ -59,17 +57,6 @@ VARIANTS: dict[str, tuple[bool, list[str] | None]] = {
     "int8-static": (True, None),
     "int8-static-conv": (True, ["Conv"]),
 }
-
-
-class CropBatches(CalibrationDataReader):
-    """Preprocessed real_train crops for the static calibration, ``batch`` at a time."""
-
-    def __init__(self, crops: list[Crop], input_name: str, batch: int = 16) -> None:
-        batches = [preprocess_batch([c.image for c in crops[i : i + batch]]) for i in range(0, len(crops), batch)]
-        self._feeds: Iterator[dict[str, np.ndarray]] = iter([{input_name: b} for b in batches])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._feeds, None)
 
 
 def variant_dir(work: Path, name: str, model_dir: Path) -> Path:
@@ -87,32 +74,6 @@ def make_dynamic(source: Path, target: Path, ops: list[str] | None, keep_fp32: l
     )
 
 
-def make_static(
-    source: Path,
-    target: Path,
-    ops: list[str] | None,
-    keep_fp32: list[str],
-    calibration: CropBatches,
-    reduce_range: bool,
-) -> None:
-    """Shape-infer and optimize first (ONNX Runtime's recommended pre-processing), then QDQ-quantize."""
-    prepared = target / "prepared.onnx"
-    quant_pre_process(source, prepared, skip_symbolic_shape=True)
-    quantize_static(
-        prepared,
-        target / "model.onnx",
-        calibration,
-        quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=ops,
-        per_channel=True,
-        reduce_range=reduce_range,  # 7-bit weights: avoids VPMADDUBSW saturation on CPUs without VNNI
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=keep_fp32,
-    )
-    prepared.unlink()
-
-
 def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
     """Model directories by name: ``fp32`` (the model itself) and each variant of ``--variants``."""
     spec = ModelSpec.load(args.model_dir)
@@ -127,8 +88,10 @@ def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
         static, ops = VARIANTS[name]
         dirs[name] = variant_dir(args.work, name, args.model_dir)
         if static:
-            reader = CropBatches(calibration, spec.input.name)
-            make_static(source, dirs[name], ops, keep_fp32, reader, reduce_range)
+            batches = [
+                preprocess_batch([c.image for c in calibration[i : i + 16]]) for i in range(0, len(calibration), 16)
+            ]
+            make_static(source, dirs[name], ops, keep_fp32, CalibrationBatches(batches, spec.input.name), reduce_range)
         else:
             make_dynamic(source, dirs[name], ops, keep_fp32)
     return dirs

@@ -2,6 +2,7 @@
 
 python -m build_engine --model-dir DIR --target {python,onnxruntime,tensorrt} [options]
 python -m build_engine verify --model-dir DIR [--val-dir ../shared/data/real_val]
+python -m build_engine quantize --model-dir DIR --out INT8_DIR [--calib-dir ../shared/data/real_train]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ targets:
   tensorrt     FP16 TensorRT engine 1/model.plan (needs a GPU and the tensorrt package)
 
 Also: python -m build_engine verify --model-dir DIR  (FP16 vs FP32 word accuracy on real_val)
+      python -m build_engine quantize --model-dir DIR --out INT8_DIR  (INT8 model directory for CPU targets)
 """
 
 PAIRING_EPILOG = """\
@@ -76,6 +78,24 @@ def build_verify_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_quantize_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m build_engine quantize",
+        description="Write an INT8 model directory (static QDQ, calibrated on real training crops) for the embedded "
+        "backend and the python/onnxruntime targets; written only if it loses at most --max-drop points of word "
+        "accuracy against FP32 on every gt.txt folder under --val-dir (exit 1 otherwise).",
+    )
+    parser.add_argument("--model-dir", required=True, type=Path, help="exported model: model.onnx + rare.json")
+    parser.add_argument("--out", required=True, type=Path, help="INT8 model directory to write (replaced)")
+    parser.add_argument("--calib-dir", type=Path, default=Path("../shared/data/real_train"), help="gt.txt folders")
+    parser.add_argument("--calib-crops", type=int, default=256, help="calibration crops, spread over --calib-dir")
+    parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/real_val"))
+    parser.add_argument("--max-drop", type=float, default=0.5, help="word accuracy points INT8 may lose")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
 def run_build(args: argparse.Namespace) -> int:
     from build_engine.repository import write_repository
 
@@ -102,18 +122,35 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def run_quantize(args: argparse.Namespace) -> int:
+    from build_engine.quantize import quantize
+
+    report = quantize(
+        args.model_dir, args.out, args.calib_dir, args.val_dir, args.calib_crops, args.threads, args.max_drop
+    )
+    sys.stdout.write(report.render() + "\n")
+    sys.stdout.write(f"wrote {args.out}\n" if report.passed else f"nothing written to {args.out}\n")
+    return 0 if report.passed else 1
+
+
+SUBCOMMANDS = {
+    "verify": (build_verify_parser, run_verify),
+    "quantize": (build_quantize_parser, run_quantize),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    is_verify = bool(argv) and argv[0] == "verify"
-    args = build_verify_parser().parse_args(argv[1:]) if is_verify else build_parser().parse_args(argv)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "build"
+    make_parser, run = SUBCOMMANDS.get(command, (build_parser, run_build))
+    args = make_parser().parse_args(argv[1:] if command in SUBCOMMANDS else argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    command = "verify" if is_verify else "build"
     try:
-        return run_verify(args) if is_verify else run_build(args)
+        return run(args)
     except RareError as exc:
         sys.stderr.write(f"build_engine {command}: error: {exc}\n")
         return 2

@@ -1,0 +1,176 @@
+"""``python -m build_engine quantize``: an INT8 model directory for the CPU, gated on word accuracy.
+
+ONNX Runtime static quantization (QDQ): INT8 per-channel weights, UINT8 activations calibrated (MinMax) on real
+training crops, every op the quantizer supports except build_engine.fp16's FP32 list (the TPS grid generator,
+GridSample, Softmax, ArgMax/ReduceMax). Then FP32 and INT8 read every ``gt.txt`` folder under ``--val-dir``; the
+INT8 directory is written only if it loses at most ``--max-drop`` points of word accuracy. Its inputs and outputs are
+the FP32 model's, so the gateway (``RARE_MODEL_DIR``) and the ``python``/``onnxruntime`` Triton targets take it as is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from build_engine.errors import BuildError
+from build_engine.fp16 import fp32_node_names
+from build_engine.verify import label_files, load_crops
+from rare.data.labelfile import dataset_name, read_label_file
+from rare.errors import RareError
+from rare.images import read_image
+from rare.metrics import RecMetric, format_table
+from rare.modelspec import ModelSpec
+from rare.onnx_runtime import OnnxRecognizer
+from rare.preprocess import preprocess_batch
+
+log = logging.getLogger("build_engine.quantize")
+MAX_DROP_POINTS = 0.5
+
+
+class CalibrationBatches(CalibrationDataReader):
+    """Preprocessed batches [N, 3, 32, 100] fed to the calibrator one at a time."""
+
+    def __init__(self, batches: list[np.ndarray], input_name: str) -> None:
+        self._feeds: Iterator[dict[str, np.ndarray]] = iter([{input_name: b} for b in batches])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+
+def make_static(
+    source: Path,
+    target: Path,
+    ops: list[str] | None,
+    keep_fp32: list[str],
+    calibration: CalibrationDataReader,
+    reduce_range: bool = False,
+) -> None:
+    """``target/model.onnx``: shape-infer and optimize first (ONNX Runtime's recommended pre-processing), then
+    QDQ-quantize ``ops`` (None: every op the quantizer supports), leaving ``keep_fp32`` nodes alone."""
+    prepared = target / "prepared.onnx"
+    quant_pre_process(source, prepared, skip_symbolic_shape=True)
+    quantize_static(
+        prepared,
+        target / "model.onnx",
+        calibration,
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=ops,
+        per_channel=True,
+        reduce_range=reduce_range,  # 7-bit weights: avoids VPMADDUBSW saturation on CPUs without VNNI
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=keep_fp32,
+    )
+    prepared.unlink()
+
+
+def calibration_batches(calib_dir: Path, count: int, image_shape: list[int], batch: int = 16) -> list[np.ndarray]:
+    """``count`` crops spread evenly over every ``gt.txt`` below ``calib_dir``, preprocessed, in batches."""
+    if count < 1:
+        raise BuildError(f"--calib-crops must be at least 1, got {count}")
+    entries = [e for f in label_files(calib_dir) for e in read_label_file(f)]
+    picked = [entries[(i * len(entries)) // count] for i in range(min(count, len(entries)))]
+    images = []
+    for entry in picked:
+        try:
+            images.append(read_image(entry.path))
+        except RareError as exc:
+            log.warning("calibration crop skipped: %s", exc)
+    if not images:
+        raise BuildError(f"{calib_dir}: no readable calibration crops")
+    return [preprocess_batch(images[i : i + batch], image_shape) for i in range(0, len(images), batch)]
+
+
+@dataclass
+class QuantizeReport:
+    fp32: dict[str, RecMetric] = field(default_factory=dict)
+    int8: dict[str, RecMetric] = field(default_factory=dict)
+    max_drop: float = MAX_DROP_POINTS
+
+    @property
+    def drop_points(self) -> float:
+        """FP32 minus INT8 overall word accuracy, in percentage points."""
+        totals = []
+        for metrics in (self.fp32, self.int8):
+            total = RecMetric()
+            for metric in metrics.values():
+                total.merge(metric)
+            totals.append(total.acc)
+        return 100 * (totals[0] - totals[1])
+
+    @property
+    def passed(self) -> bool:
+        return round(self.drop_points, 9) <= self.max_drop
+
+    def render(self) -> str:
+        verdict = "OK" if self.passed else "FAIL"
+        return "\n".join(
+            [
+                "FP32 (ONNX Runtime CPU)",
+                format_table(self.fp32, {}),
+                "",
+                "INT8 (ONNX Runtime CPU, static QDQ)",
+                format_table(self.int8, {}),
+                "",
+                f"{verdict}: INT8 word accuracy drop {self.drop_points:.2f} points (limit {self.max_drop:.2f})",
+            ]
+        )
+
+
+def compare(fp32_dir: Path, int8_dir: Path, val_dir: Path, threads: int, max_drop: float) -> QuantizeReport:
+    """Both directories read every ``gt.txt`` folder under ``val_dir``."""
+    report = QuantizeReport(max_drop=max_drop)
+    recognizers = {"fp32": OnnxRecognizer(fp32_dir, threads), "int8": OnnxRecognizer(int8_dir, threads)}
+    spec = recognizers["fp32"].spec
+    for label_file in label_files(val_dir):
+        name = dataset_name(label_file)
+        for key, recognizer in recognizers.items():
+            metric = getattr(report, key).setdefault(name, RecMetric())
+            for images, labels, _ in load_crops(label_file, spec, 64):
+                ids, scores = recognizer.infer(images)
+                metric.update([r.text for r in recognizer.codec.decode_ids(ids, scores)], labels)
+    return report
+
+
+def quantize(
+    model_dir: Path,
+    out_dir: Path,
+    calib_dir: Path,
+    val_dir: Path,
+    calib_crops: int = 256,
+    threads: int = 1,
+    max_drop: float = MAX_DROP_POINTS,
+) -> QuantizeReport:
+    """Write ``out_dir`` (model.onnx + rare.json) if INT8 keeps the accuracy; ``out_dir`` is untouched otherwise."""
+    spec = ModelSpec.load(model_dir)
+    source = model_dir / spec.onnx_file
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
+        staging = Path(tmp) / "model"
+        staging.mkdir()
+        batches = calibration_batches(calib_dir, calib_crops, spec.image_shape)
+        log.info("calibrating on %d crops from %s", sum(len(b) for b in batches), calib_dir)
+        keep_fp32 = fp32_node_names(onnx.load(str(source)))
+        make_static(source, staging, None, keep_fp32, CalibrationBatches(batches, spec.input.name))
+        int8 = dataclasses.replace(
+            spec,
+            model_version=f"{spec.model_version}-int8",
+            onnx_file="model.onnx",
+            source=f"INT8 (static QDQ, {sum(len(b) for b in batches)} calibration crops) of {source}",
+        )
+        int8.save(staging)
+        report = compare(model_dir, staging, val_dir, threads, max_drop)
+        if report.passed:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            staging.rename(out_dir)
+    return report
