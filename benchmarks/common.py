@@ -160,7 +160,7 @@ def cpu_facts() -> dict[str, Any]:
         "isa": {flag: flag in flags for flag in ISA_FLAGS},
         "load_1min": round(load, 2),
         "busy_cores": round(others, 2),
-        "busy": others > 0.25 * cores,  # someone else was computing: the numbers are not final
+        "busy": others > 0.25 * (os.cpu_count() or 1),  # someone else was computing: the numbers are not final
         "python": platform.python_version(),
     }
 
@@ -187,7 +187,7 @@ def machine_header(facts: dict[str, Any]) -> str:
     """A markdown paragraph on where the numbers come from."""
     isa = ", ".join(f"{name} {'yes' if present else 'no'}" for name, present in facts["isa"].items())
     busy = (
-        " **The machine was busy (other processes used over a quarter of the cores): these numbers are not final.**"
+        " **The machine was busy (other processes used over a quarter of its CPUs): these numbers are not final.**"
         if facts["busy"]
         else ""
     )

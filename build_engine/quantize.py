@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -154,6 +153,9 @@ def quantize(
     """Write ``out_dir`` (model.onnx + rare.json) if INT8 keeps the accuracy; ``out_dir`` is untouched otherwise."""
     spec = ModelSpec.load(model_dir)
     source = model_dir / spec.onnx_file
+    out, src = out_dir.resolve(), model_dir.resolve()
+    if out == src or out in src.parents or src in out.parents:
+        raise BuildError(f"--out {out_dir} must lie outside --model-dir {model_dir} (it is replaced)")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
         staging = Path(tmp) / "model"
@@ -161,7 +163,10 @@ def quantize(
         batches = calibration_batches(calib_dir, calib_crops, spec.image_shape)
         log.info("calibrating on %d crops from %s", sum(len(b) for b in batches), calib_dir)
         keep_fp32 = fp32_node_names(onnx.load(str(source)))
-        make_static(source, staging, None, keep_fp32, CalibrationBatches(batches, spec.input.name))
+        try:
+            make_static(source, staging, None, keep_fp32, CalibrationBatches(batches, spec.input.name))
+        except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise their own types; name the model
+            raise BuildError(f"{source}: quantization failed: {type(exc).__name__}: {exc}") from exc
         int8 = dataclasses.replace(
             spec,
             model_version=f"{spec.model_version}-int8",
@@ -171,6 +176,19 @@ def quantize(
         int8.save(staging)
         report = compare(model_dir, staging, val_dir, threads, max_drop)
         if report.passed:
-            shutil.rmtree(out_dir, ignore_errors=True)
-            staging.rename(out_dir)
+            swap_in(staging, out_dir, Path(tmp) / "previous")
     return report
+
+
+def swap_in(staging: Path, out_dir: Path, parked: Path) -> None:
+    """Replace ``out_dir`` by ``staging`` with two renames (same filesystem); the previous one is put back if the
+    second rename fails, and deleted with ``parked``'s temporary directory otherwise."""
+    had_previous = out_dir.exists() or out_dir.is_symlink()
+    if had_previous:
+        out_dir.rename(parked)
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if had_previous:
+            parked.rename(out_dir)
+        raise

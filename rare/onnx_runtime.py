@@ -21,20 +21,33 @@ ORT_DTYPES = {
     "tensor(int64)": "int64",
 }
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # "<quota> <period>" or "max <period>"
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1: cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us
 
 
-def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container's CPU limit,
-    e.g. Kubernetes ``limits.cpu: 2`` on a 64-core node gives 2)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> float | None:
+    """The container's CPU limit in cores (cgroup v2, else v1), or None when there is none or it cannot be read."""
     try:
         quota, period = cpu_max.read_text().split()[:2]
     except (OSError, ValueError):
-        return cores
-    if quota == "max":
-        return cores
-    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+        try:
+            quota = (v1_dir / "cpu.cfs_quota_us").read_text().strip()
+            period = (v1_dir / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        cores = int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):  # "max", "-1" below, or a garbled file
+        return None
+    return cores if cores > 0 else None
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX, v1_dir: Path = CGROUP_V1_CPU) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup CPU quota (a container's CPU limit,
+    e.g. Kubernetes ``limits.cpu: 2`` on a 64-core node gives 2)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cpu_quota(cpu_max, v1_dir)
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from rare.modelspec import ModelSpec
+from service.errors import BackendUnavailable
 
 
 @dataclass
@@ -60,6 +61,7 @@ class MicroBatcher:
         self._queue: deque[_Pending] = deque()
         self._running: set[asyncio.Task] = set()
         self._executor = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="inference")
+        self._closed = False
 
     async def submit(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         future = asyncio.get_running_loop().create_future()
@@ -70,6 +72,10 @@ class MicroBatcher:
     def _dispatch(self) -> None:
         """Hand queued calls to free instances, as merged batches of at most ``max_batch`` rows (one call may be
         larger: it runs alone)."""
+        if self._closed:
+            _fail(list(self._queue), BackendUnavailable("the embedded backend is shutting down", retry_after=1))
+            self._queue.clear()
+            return
         while self._queue and self._free > 0:
             taken, rows = [], 0
             while self._queue and (not taken or rows + len(self._queue[0].batch) <= self._max_batch):
@@ -88,9 +94,7 @@ class MicroBatcher:
         try:
             ids, scores = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, merged)
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who maps it
-            for item in taken:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            _fail(taken, exc)
         else:
             start = 0
             for item in taken:
@@ -98,9 +102,21 @@ class MicroBatcher:
                 if not item.future.done():
                     item.future.set_result((ids[start:end], scores[start:end]))
                 start = end
-        finally:
-            self._free += 1
-            self._dispatch()
+        finally:  # cancelled (shutdown): no caller may wait for ever
+            _fail(taken, BackendUnavailable("the embedded backend is shutting down", retry_after=1))
+            if not self._closed:
+                self._free += 1
+                self._dispatch()
 
     def close(self) -> None:
+        """Stop taking work: queued callers get BackendUnavailable; a batch already running finishes."""
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
+        _fail(list(self._queue), BackendUnavailable("the embedded backend is shutting down", retry_after=1))
+        self._queue.clear()
+
+
+def _fail(items: list[_Pending], exc: BaseException) -> None:
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(exc)

@@ -11,7 +11,7 @@ from rare.errors import RareError
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
 from service.backends.base import BackendStatus, MicroBatcher
-from service.errors import BackendFailed, BackendUnavailable
+from service.errors import BackendFailed, BackendUnavailable, GatewayError
 from service.settings import Settings
 
 log = logging.getLogger("rare.gateway")
@@ -63,7 +63,7 @@ class OnnxBackend:
             )
         try:
             return await self._batcher.submit(batch)
-        except RareError:
+        except (RareError, GatewayError):
             raise
         except Exception as exc:  # noqa: BLE001 - an ONNX Runtime failure is this request's 502, not a crash
             raise BackendFailed(f"ONNX Runtime failed: {type(exc).__name__}: {exc}") from exc

@@ -47,6 +47,8 @@ def quantize_cli(out: Path, data: tuple[Path, Path], *extra: str) -> subprocess.
 
 def test_writes_an_int8_directory_the_gateway_can_serve(data: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "rare_mv3_en_int8"
+    out.mkdir()
+    (out / "stale").write_text("a previous build is replaced as a whole")
     result = quantize_cli(out, data, "--max-drop", "10")
     assert result.returncode == 0, result.stderr
     assert "INT8 (ONNX Runtime CPU, static QDQ)" in result.stdout and f"wrote {out}" in result.stdout
@@ -83,6 +85,12 @@ def test_a_missing_model_directory_is_a_clear_error(data: tuple[Path, Path], tmp
     )
     assert result.returncode == 2 and "build_engine quantize: error:" in result.stderr and "nope" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_out_inside_the_model_directory_is_refused(data: tuple[Path, Path]) -> None:
+    result = quantize_cli(SHIPPED / "int8", data)
+    assert result.returncode == 2 and "must lie outside --model-dir" in result.stderr
+    assert not (SHIPPED / "int8").exists()
 
 
 def test_the_gate_allows_exactly_the_limit() -> None:

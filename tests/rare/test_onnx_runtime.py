@@ -24,10 +24,20 @@ AFFINITY = len(os.sched_getaffinity(0))
 )
 def test_a_cgroup_quota_caps_the_cores(tmp_path: Path, cpu_max: str, expected: int) -> None:
     (tmp_path / "cpu.max").write_text(cpu_max)
-    assert usable_cores(tmp_path / "cpu.max") == expected
+    assert usable_cores(tmp_path / "cpu.max", tmp_path / "no_v1") == expected
 
 
-def test_without_cgroup_v2_the_affinity_counts(tmp_path: Path) -> None:
-    assert usable_cores(tmp_path / "missing") == AFFINITY
-    (tmp_path / "garbled").write_text("nonsense")
-    assert usable_cores(tmp_path / "garbled") == AFFINITY
+@pytest.mark.parametrize(
+    ("quota", "period", "expected"), [("-1", "100000", AFFINITY), ("200000", "100000", min(AFFINITY, 2))]
+)
+def test_a_cgroup_v1_quota_counts_too(tmp_path: Path, quota: str, period: str, expected: int) -> None:
+    (tmp_path / "cpu.cfs_quota_us").write_text(quota + "\n")
+    (tmp_path / "cpu.cfs_period_us").write_text(period + "\n")
+    assert usable_cores(tmp_path / "no_v2", tmp_path) == expected
+
+
+@pytest.mark.parametrize("text", ["nonsense", "100000 0", "abc 100000", ""])
+def test_without_a_readable_quota_the_affinity_counts(tmp_path: Path, text: str) -> None:
+    assert usable_cores(tmp_path / "missing", tmp_path / "missing_v1") == AFFINITY
+    (tmp_path / "garbled").write_text(text)
+    assert usable_cores(tmp_path / "garbled", tmp_path / "missing_v1") == AFFINITY

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from service.backends.base import MicroBatcher
+from service.errors import BackendUnavailable
 
 
 def rows(*values: int) -> np.ndarray:
@@ -125,3 +126,28 @@ def test_many_concurrent_callers_get_their_own_rows(instances: int) -> None:
 
     results = asyncio.run(main())
     assert [ids.ravel().tolist() for ids, _ in results] == [[i, -i] for i in range(1, 101)]
+
+
+def test_close_fails_queued_calls_and_a_cancelled_batch_releases_its_callers() -> None:
+    """Shutdown: nobody waits for ever, neither behind a busy instance nor on a batch whose task was cancelled."""
+    release = threading.Event()
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        release.wait(5)
+        return echo(batch)
+
+    async def main() -> tuple[list[object], list[object]]:
+        batcher = MicroBatcher(run, max_batch=1, instances=1)
+        running = asyncio.ensure_future(batcher.submit(rows(0)))
+        queued = asyncio.ensure_future(batcher.submit(rows(1)))
+        await asyncio.sleep(0.05)
+        batcher.close()
+        queued_result = await asyncio.gather(queued, return_exceptions=True)
+        for task in list(batcher._running):  # what the event loop does to pending tasks at shutdown
+            task.cancel()
+        running_result = await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), 2)
+        release.set()
+        return queued_result, running_result
+
+    queued, running = asyncio.run(main())
+    assert isinstance(queued[0], BackendUnavailable) and isinstance(running[0], BackendUnavailable)
