@@ -67,6 +67,17 @@ def save_scatter(path: Path, title: str, xlabel: str, ylabel: str, points: dict[
     return _save(fig, path)
 
 
+def save_bars(path: Path, title: str, xlabel: str, bars: dict[str, float]) -> Path:
+    """Horizontal bars, largest first (e.g. the share of time per operator type)."""
+    labels = list(bars)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(labels) + 1.5))
+    ax.barh(labels, [bars[label] for label in labels])
+    ax.set_xlabel(xlabel)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from benchmarks.rapidocr_compare import summary as rapidocr_summary
 
 ORDER = (
     "model_throughput",
+    "ort_profile",
     "quantize",
     "triton_perf",
     "gateway_load_onnxruntime",
