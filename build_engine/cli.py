@@ -81,13 +81,21 @@ def build_verify_parser() -> argparse.ArgumentParser:
 def build_quantize_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m build_engine quantize",
-        description="Write an INT8 model directory (static QDQ, calibrated on real training crops) for the embedded "
+        description="Write an INT8 model directory (dynamic, or static QDQ calibrated on real crops) for the embedded "
         "backend and the python/onnxruntime targets; written only if it loses at most --max-drop points of word "
         "accuracy against FP32 on every gt.txt folder under --val-dir (exit 1 otherwise).",
     )
     parser.add_argument("--model-dir", required=True, type=Path, help="exported model: model.onnx + rare.json")
     parser.add_argument("--out", required=True, type=Path, help="INT8 model directory to write (replaced)")
-    parser.add_argument("--calib-dir", type=Path, default=Path("../shared/data/real_train"), help="gt.txt folders")
+    parser.add_argument(
+        "--method",
+        choices=("dynamic", "static"),
+        default="dynamic",
+        help="dynamic: INT8 weights of MatMul/Gemm/LSTM, no calibration; static: QDQ everywhere, calibrated",
+    )
+    parser.add_argument(
+        "--calib-dir", type=Path, default=Path("../shared/data/real_train"), help="gt.txt folders (static)"
+    )
     parser.add_argument("--calib-crops", type=int, default=256, help="calibration crops, spread over --calib-dir")
     parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/real_val"))
     parser.add_argument("--max-drop", type=float, default=0.5, help="word accuracy points INT8 may lose")
@@ -126,7 +134,14 @@ def run_quantize(args: argparse.Namespace) -> int:
     from build_engine.quantize import quantize
 
     report = quantize(
-        args.model_dir, args.out, args.calib_dir, args.val_dir, args.calib_crops, args.threads, args.max_drop
+        args.model_dir,
+        args.out,
+        args.calib_dir,
+        args.val_dir,
+        args.calib_crops,
+        args.threads,
+        args.max_drop,
+        args.method,
     )
     sys.stdout.write(report.render() + "\n")
     sys.stdout.write(f"wrote {args.out}\n" if report.passed else f"nothing written to {args.out}\n")

@@ -49,9 +49,9 @@ def test_writes_an_int8_directory_the_gateway_can_serve(data: tuple[Path, Path],
     out = tmp_path / "rare_mv3_en_int8"
     out.mkdir()
     (out / "stale").write_text("a previous build is replaced as a whole")
-    result = quantize_cli(out, data, "--max-drop", "10")
+    result = quantize_cli(out, data, "--method", "static", "--max-drop", "10")
     assert result.returncode == 0, result.stderr
-    assert "INT8 (ONNX Runtime CPU, static QDQ)" in result.stdout and f"wrote {out}" in result.stdout
+    assert "INT8 (ONNX Runtime CPU)" in result.stdout and f"wrote {out}" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "rare.json"]
     ops = {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "GridSample"} <= ops  # quantized, TPS sampling kept in FP32
@@ -60,6 +60,17 @@ def test_writes_an_int8_directory_the_gateway_can_serve(data: tuple[Path, Path],
     images = [read_image(p) for p, _ in val_crops("IIIT5K", 12)]
     same = sum(a.text == b.text for a, b in zip(int8.recognize(images), fp32.recognize(images), strict=True))
     assert same >= 10  # INT8 reads (nearly) what FP32 reads
+
+
+def test_dynamic_quantizes_the_recurrent_and_dense_layers_without_calibration(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "dynamic"
+    result = quantize_cli(out, data)  # the default method; --calib-dir is not read
+    assert result.returncode == 0, result.stderr
+    ops = {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "Conv" in ops and "QuantizeLinear" not in ops
+    assert "dynamic" in OnnxRecognizer(out, threads=1).spec.source
 
 
 def test_nothing_is_written_when_int8_loses_too_much(data: tuple[Path, Path], tmp_path: Path) -> None:
