@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from benchmarks.accuracy import agreement, predict_all, word_accuracy
 from benchmarks.common import (
+    SHARED,
     WORK_DIR,
     Crop,
     Target,
@@ -42,7 +42,7 @@ from benchmarks.common import (
 from benchmarks.plots import save_scatter
 from benchmarks.runners import onnx_runner
 from build_engine.fp16 import fp32_node_names
-from build_engine.quantize import CalibrationBatches, make_static
+from build_engine.quantize import CalibrationBatches, calibration_batches, make_dynamic, make_static
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 from rare.preprocess import preprocess_batch
@@ -68,19 +68,13 @@ def variant_dir(work: Path, name: str, model_dir: Path) -> Path:
     return target
 
 
-def make_dynamic(source: Path, target: Path, ops: list[str] | None, keep_fp32: list[str]) -> None:
-    quantize_dynamic(
-        source, target / "model.onnx", op_types_to_quantize=ops, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32
-    )
-
-
 def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
     """Model directories by name: ``fp32`` (the model itself) and each variant of ``--variants``."""
     spec = ModelSpec.load(args.model_dir)
     source = args.model_dir / spec.onnx_file
     keep_fp32 = fp32_node_names(onnx.load(str(source)))
     reduce_range = not (facts["isa"]["avx512_vnni"] or facts["isa"]["avx_vnni"])
-    calibration = load_crops(args.calib_crops, "real_train")
+    batches = calibration_batches(SHARED / "data" / "real_train", args.calib_crops, spec.image_shape)
     dirs = {"fp32": args.model_dir}
     for name in args.variants.split(","):
         if name not in VARIANTS:
@@ -88,9 +82,6 @@ def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
         static, ops = VARIANTS[name]
         dirs[name] = variant_dir(args.work, name, args.model_dir)
         if static:
-            batches = [
-                preprocess_batch([c.image for c in calibration[i : i + 16]]) for i in range(0, len(calibration), 16)
-            ]
             make_static(source, dirs[name], ops, keep_fp32, CalibrationBatches(batches, spec.input.name), reduce_range)
         else:
             make_dynamic(source, dirs[name], ops, keep_fp32)

@@ -27,7 +27,7 @@ from build_engine.verify import label_files, load_crops
 from rare.data.labelfile import dataset_name, read_label_file
 from rare.errors import RareError
 from rare.images import read_image
-from rare.metrics import RecMetric, format_table
+from rare.metrics import RecMetric, format_table, overall
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 from rare.preprocess import preprocess_batch
@@ -75,6 +75,14 @@ def make_static(
     prepared.unlink()
 
 
+def make_dynamic(source: Path, target: Path, ops: list[str] | None, keep_fp32: list[str]) -> None:
+    """``target/model.onnx``: INT8 weights of ``ops`` (None: every op the quantizer supports), activations quantized
+    at run time, ``keep_fp32`` nodes left alone."""
+    quantize_dynamic(
+        source, target / "model.onnx", op_types_to_quantize=ops, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32
+    )
+
+
 def calibration_batches(calib_dir: Path, count: int, image_shape: list[int], batch: int = 16) -> list[np.ndarray]:
     """``count`` crops spread evenly over every ``gt.txt`` below ``calib_dir``, preprocessed, in batches."""
     if count < 1:
@@ -101,13 +109,7 @@ class QuantizeReport:
     @property
     def drop_points(self) -> float:
         """FP32 minus INT8 overall word accuracy, in percentage points."""
-        totals = []
-        for metrics in (self.fp32, self.int8):
-            total = RecMetric()
-            for metric in metrics.values():
-                total.merge(metric)
-            totals.append(total.acc)
-        return 100 * (totals[0] - totals[1])
+        return 100 * (overall(self.fp32).acc - overall(self.int8).acc)
 
     @property
     def passed(self) -> bool:
@@ -178,13 +180,7 @@ def quantize_into(staging: Path, source: Path, spec: ModelSpec, method: str, cal
     keep_fp32 = fp32_node_names(onnx.load(str(source)))
     try:
         if method == "dynamic":
-            quantize_dynamic(
-                source,
-                staging / "model.onnx",
-                op_types_to_quantize=DYNAMIC_OPS,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=keep_fp32,
-            )
+            make_dynamic(source, staging, DYNAMIC_OPS, keep_fp32)
             return f"INT8 (dynamic: {', '.join(DYNAMIC_OPS)} weights) of {source}"
         batches = calibration_batches(calib_dir, calib_crops, spec.image_shape)
         log.info("calibrating on %d crops from %s", sum(len(b) for b in batches), calib_dir)

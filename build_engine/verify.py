@@ -27,7 +27,7 @@ from rare.codec import LabelCodec
 from rare.data.labelfile import dataset_name, read_label_file
 from rare.errors import RareError
 from rare.images import read_image
-from rare.metrics import RecMetric, format_table
+from rare.metrics import RecMetric, format_table, overall
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import session_options
 from rare.preprocess import preprocess_batch
@@ -88,16 +88,10 @@ class VerifyReport:
     skipped: dict[str, int] = field(default_factory=dict)
     max_drop: float = MAX_DROP_POINTS
 
-    def overall(self, metrics: dict[str, RecMetric]) -> RecMetric:
-        total = RecMetric()
-        for metric in metrics.values():
-            total.merge(metric)
-        return total
-
     @property
     def drop_points(self) -> float:
         """FP32 minus FP16 overall word accuracy, in percentage points."""
-        return 100 * (self.overall(self.fp32).acc - self.overall(self.fp16).acc)
+        return 100 * (overall(self.fp32).acc - overall(self.fp16).acc)
 
     @property
     def passed(self) -> bool:

@@ -17,7 +17,7 @@ from rare.config import ConfigError, load_config
 from rare.config_schema import LoaderConfig
 from rare.data.build import build_eval_datasets
 from rare.data.datasets import RecDataset, collate
-from rare.metrics import RecMetric, format_table
+from rare.metrics import RecMetric, format_table, overall
 
 log = logging.getLogger("rare.eval")
 
@@ -61,13 +61,6 @@ def evaluate_all(
         metric, skips = evaluate(model, eval_loader(dataset, loader_cfg), codec, device)
         metrics[name], skipped[name] = metric, sum(skips.values())
     return metrics, skipped
-
-
-def overall(metrics: dict[str, RecMetric]) -> RecMetric:
-    total = RecMetric()
-    for metric in metrics.values():
-        total.merge(metric)
-    return total
 
 
 def write_json(metrics: dict[str, RecMetric], path: str) -> None:

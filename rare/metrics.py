@@ -53,6 +53,14 @@ class RecMetric:
         return {"acc": self.acc, "norm_edit_dis": self.norm_edit_dis, "count": float(self.count)}
 
 
+def overall(metrics: dict[str, RecMetric]) -> RecMetric:
+    """Every dataset's metric merged (sample-weighted)."""
+    total = RecMetric()
+    for metric in metrics.values():
+        total.merge(metric)
+    return total
+
+
 def format_table(rows: dict[str, RecMetric], skipped: dict[str, int] | None = None) -> str:
     """A markdown table: one row per dataset and an overall row (sample-weighted)."""
     skipped = skipped or {}

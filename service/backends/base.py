@@ -72,8 +72,8 @@ class MicroBatcher:
     def _dispatch(self) -> None:
         """Hand queued calls to free instances, as merged batches of at most ``max_batch`` rows (one call may be
         larger: it runs alone)."""
-        if self._closed:
-            _fail(list(self._queue), BackendUnavailable("the embedded backend is shutting down", retry_after=1))
+        if self._closed:  # nothing new starts: every queued caller is told at once
+            _fail(list(self._queue), _shutting_down())
             self._queue.clear()
             return
         while self._queue and self._free > 0:
@@ -103,7 +103,7 @@ class MicroBatcher:
                     item.future.set_result((ids[start:end], scores[start:end]))
                 start = end
         finally:  # cancelled (shutdown): no caller may wait for ever
-            _fail(taken, BackendUnavailable("the embedded backend is shutting down", retry_after=1))
+            _fail(taken, _shutting_down())
             if not self._closed:
                 self._free += 1
                 self._dispatch()
@@ -112,8 +112,11 @@ class MicroBatcher:
         """Stop taking work: queued callers get BackendUnavailable; a batch already running finishes."""
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
-        _fail(list(self._queue), BackendUnavailable("the embedded backend is shutting down", retry_after=1))
-        self._queue.clear()
+        self._dispatch()
+
+
+def _shutting_down() -> BackendUnavailable:
+    return BackendUnavailable("the embedded backend is shutting down", retry_after=1)
 
 
 def _fail(items: list[_Pending], exc: BaseException) -> None:
