@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -128,26 +129,48 @@ def test_many_concurrent_callers_get_their_own_rows(instances: int) -> None:
     assert [ids.ravel().tolist() for ids, _ in results] == [[i, -i] for i in range(1, 101)]
 
 
-def test_close_fails_queued_calls_and_a_cancelled_batch_releases_its_callers() -> None:
-    """Shutdown: nobody waits for ever, neither behind a busy instance nor on a batch whose task was cancelled."""
+def test_close_fails_queued_and_running_calls_and_refuses_new_ones() -> None:
+    """Shutdown: nobody waits for ever, neither behind a busy instance nor on the batch that is running."""
     release = threading.Event()
 
     def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         release.wait(5)
         return echo(batch)
 
-    async def main() -> tuple[list[object], list[object]]:
+    async def main() -> list[object]:
         batcher = MicroBatcher(run, max_batch=1, instances=1)
         running = asyncio.ensure_future(batcher.submit(rows(0)))
         queued = asyncio.ensure_future(batcher.submit(rows(1)))
         await asyncio.sleep(0.05)
         batcher.close()
-        queued_result = await asyncio.gather(queued, return_exceptions=True)
-        for task in list(batcher._running):  # what the event loop does to pending tasks at shutdown
-            task.cancel()
-        running_result = await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), 2)
+        results = await asyncio.wait_for(asyncio.gather(running, queued, return_exceptions=True), 2)
         release.set()
-        return queued_result, running_result
+        late = await asyncio.gather(batcher.submit(rows(2)), return_exceptions=True)
+        return [*results, *late]
 
-    queued, running = asyncio.run(main())
-    assert isinstance(queued[0], BackendUnavailable) and isinstance(running[0], BackendUnavailable)
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, BackendUnavailable) for o in outcomes), outcomes
+
+
+def test_a_busy_event_loop_does_not_hold_the_next_batch_back() -> None:
+    """The instance thread starts the next queued batch while the loop is blocked (it waits only for delivery)."""
+    started = threading.Event()
+    calls: list[float] = []
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(time.perf_counter())
+        if len(calls) == 2:
+            started.set()
+        return echo(batch)
+
+    async def main() -> None:
+        batcher = MicroBatcher(run, max_batch=1, instances=1)
+        try:
+            tasks = [asyncio.ensure_future(batcher.submit(rows(v))) for v in (1, 2)]
+            await asyncio.sleep(0)  # both queued
+            assert started.wait(2), "the second batch did not start while the loop was blocked"
+            await asyncio.gather(*tasks)
+        finally:
+            batcher.close()
+
+    asyncio.run(main())
