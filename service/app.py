@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
@@ -17,7 +17,7 @@ from service.backends.triton import TritonBackend
 from service.errors import install_error_handlers
 from service.middleware import GatewayMiddleware
 from service.pipeline import Pipeline
-from service.routes import require_api_key, router
+from service.routes import router
 from service.settings import Settings
 
 log = logging.getLogger("rare.gateway")
@@ -42,13 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=rare.__version__,
         lifespan=lifespan,
         description="POST word crops to /recognize and get their text, confidence and per-character confidences.",
-        dependencies=[Depends(require_api_key)],
     )
     app.state.settings = settings
     app.state.pipeline = Pipeline(backend, settings)
     install_error_handlers(app)
     app.include_router(router)
-    if settings.cors_origins:
+    app.add_middleware(GatewayMiddleware, settings=settings)
+    if settings.cors_origins:  # outermost: answers preflights, and adds its headers to every response (401s too)
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -56,7 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["x-request-id"],
         )
-    app.add_middleware(GatewayMiddleware, settings=settings)
     app.openapi = lambda: openapi_with_limits(app, settings)  # type: ignore[method-assign]
     return app
 

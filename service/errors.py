@@ -10,8 +10,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("rare.gateway")
 
@@ -52,10 +53,6 @@ class PayloadTooLarge(GatewayError):
 
 class UnsupportedMediaType(GatewayError):
     status, code = 415, "unsupported_media_type"
-
-
-class Unauthorized(GatewayError):
-    status, code = 401, "unauthorized"
 
 
 class Overloaded(GatewayError):
@@ -104,6 +101,13 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
     )
 
 
+async def client_disconnect_handler(request: Request, exc: ClientDisconnect) -> Response:
+    """The client hung up before its body arrived (a timeout, a load tester stopping): nothing to answer, no
+    error of ours. Logged as 499, nginx's code for it, so it counts apart from the 4xx and 5xx."""
+    log.info("%s %s: client disconnected before the request was read", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, _request_id(request))
     return JSONResponse(
@@ -116,4 +120,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, gateway_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(ClientDisconnect, client_disconnect_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

@@ -1,13 +1,15 @@
-"""One pure-ASGI middleware for what every request needs: a request id, the body-size limit, load shedding,
-the in-flight gauge, the latency histogram and an access-log line."""
+"""One pure-ASGI middleware for what every request needs: a request id, the API key, the body-size limit, load
+shedding, the in-flight gauge, the latency histogram and an access-log line."""
 
 from __future__ import annotations
 
+import hmac
+import itertools
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +19,9 @@ from service.settings import Settings
 
 log = logging.getLogger("rare.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Made request ids: 32 hex characters, a random per-process prefix and a counter (unique without a syscall each)
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count()
 
 
 class GatewayMiddleware:
@@ -32,7 +37,7 @@ class GatewayMiddleware:
         start = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
-        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _SAFE_ID.match(given) else f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
         scope.setdefault("state", {})["request_id"] = request_id
         status = {"code": 500}
 
@@ -42,7 +47,7 @@ class GatewayMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        rejection = self._reject(headers)
+        rejection = self._reject(scope, headers)
         if rejection is not None:
             await _send_json(send_with_id, *rejection, request_id)
         else:
@@ -55,8 +60,16 @@ class GatewayMiddleware:
                 metrics.IN_FLIGHT.dec()
         self._observe(scope, status["code"], time.perf_counter() - start, request_id)
 
-    def _reject(self, headers: dict[str, str]) -> tuple[int, str, str, dict[str, str]] | None:
-        """Refuse before reading the body: declared size over the limit (413), too many requests in flight (429)."""
+    def _reject(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str, dict[str, str]] | None:
+        """Refuse before reading the body: no or wrong API key (401), declared size over the limit (413), too many
+        requests in flight (429)."""
+        if not self._authorized(scope, headers):
+            return (
+                401,
+                "unauthorized",
+                "missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+                {"www-authenticate": "Bearer"},
+            )
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.settings.max_request_bytes:
             return (
@@ -74,6 +87,14 @@ class GatewayMiddleware:
                 {"retry-after": str(self.settings.triton_retry_after_s)},
             )
         return None
+
+    def _authorized(self, scope: Scope, headers: dict[str, str]) -> bool:
+        """With RARE_API_KEY set, every path but the exempt ones needs the key (compared in constant time)."""
+        key = self.settings.api_key
+        if key is None or scope["path"] in self.settings.auth_exempt_paths:
+            return True
+        supplied = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        return hmac.compare_digest(supplied.encode(), key.get_secret_value().encode())
 
     def _limited(self, receive: Receive) -> Receive:
         """Count body bytes as they stream in; a body without Content-Length is cut off at the limit too."""

@@ -47,6 +47,9 @@ def test_cors_only_for_configured_origins(keyed_gateway: Gateway, gateway: Gatew
     assert allowed.headers.get("access-control-allow-origin") == "https://app.example"
     other = httpx.options(keyed_gateway.url + "/recognize", headers={**preflight, "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+    refused = httpx.post(keyed_gateway.url + "/recognize", headers={"Origin": "https://app.example"})
+    assert refused.status_code == 401  # a browser can read why: the refusal carries the CORS headers too
+    assert refused.headers.get("access-control-allow-origin") == "https://app.example"
     default = httpx.get(gateway.url + "/healthz", headers={"Origin": "https://app.example"})
     assert "access-control-allow-origin" not in default.headers  # CORS is off by default
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import socket
+import time
 
 import numpy as np
 import pytest
@@ -96,4 +98,19 @@ def test_request_level_garbage_then_still_serving(gateway: Gateway) -> None:
         assert_error(client.post("/recognize", json=[1, 2, 3]), 400, "malformed_body")
         bad64 = {"images": [base64.b64encode(b"x" * 10).decode() + "!!"]}
         assert client.post("/recognize", json=bad64).json()["results"][0]["error"]["code"] == "invalid_base64"
+    still_serves(gateway)
+
+
+def test_a_client_that_hangs_up_mid_body_is_a_499_not_an_error(gateway: Gateway) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /recognize HTTP/1.1\r\nHost: {host}\r\nX-Request-ID: gone-1\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n"
+    )
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode())
+        time.sleep(0.3)  # the gateway is now waiting for the rest of the body
+    log = gateway.wait_for_log("gone-1 POST /recognize 499")
+    assert "gone-1 POST /recognize 499" in log
+    assert "unhandled error" not in log and "ClientDisconnect" not in log
     still_serves(gateway)

@@ -11,6 +11,7 @@ import numpy as np
 
 from rare.images import read_image
 from rare.onnx_runtime import OnnxRecognizer
+from service.pipeline import INLINE_DECODE_BYTES
 from tests.conftest import val_crops
 from tests.service.conftest import Gateway
 
@@ -38,6 +39,19 @@ def test_many_crops_come_back_in_order_with_the_library_result(gateway: Gateway,
         assert abs(result["confidence"] - rec.confidence) < 1e-6
         assert len(result["char_confidences"]) == len(rec.text)
     assert response.headers["x-request-id"] == body["request_id"]
+
+
+def test_small_and_large_requests_read_alike(gateway: Gateway) -> None:
+    """A small request is decoded on the event loop, one over INLINE_DECODE_BYTES on the thread pool: same results."""
+    crops = crop_bytes(4)
+    padding = ("big.png", cv2.imencode(".png", np.random.default_rng(0).integers(0, 256, (100, 300, 3), np.uint8))[1])
+    assert len(padding[1]) > INLINE_DECODE_BYTES
+    with gateway.client() as client:
+        small = client.post("/recognize", files=files(*crops)).json()["results"]
+        large = client.post("/recognize", files=files(*crops, (padding[0], padding[1].tobytes()))).json()["results"]
+    assert [r["text"] for r in large[:4]] == [r["text"] for r in small]
+    assert [r["confidence"] for r in large[:4]] == [r["confidence"] for r in small]
+    assert large[4]["error"] is None
 
 
 def test_json_base64_equals_multipart(gateway: Gateway) -> None:
