@@ -58,7 +58,14 @@ def decode_image(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np
     """Encoded image bytes -> uint8 BGR [H, W, 3]."""
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
-    header = probe(data)
+    return decode_probed(data, probe(data), max_pixels)
+
+
+def decode_probed(data: bytes, header: ImageHeader | None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """:func:`decode_image` for bytes whose header :func:`probe` has already read (None: a format Pillow does not
+    know; OpenCV still tries)."""
+    if not data:
+        raise ImageDecodeError("empty file (0 bytes)")
     if header is not None and max_pixels is not None and header.width * header.height > max_pixels:
         raise ImageTooLargeError(
             f"image declares {header.width}x{header.height} pixels, more than the limit of {max_pixels:,}"
