@@ -16,8 +16,9 @@ from rare.errors import RareError
 
 IMAGE_SHAPE = (3, 32, 100)
 
-# (x / 255 - 0.5) / 0.5 in float32, exactly as PaddleOCR computes it, looked up instead of recomputed.
-_NORMALIZE_LUT = ((np.arange(256, dtype=np.float32) / 255) - 0.5) / 0.5
+# (x / 255 - 0.5) / 0.5 in float32, exactly as PaddleOCR computes it, looked up instead of recomputed ([1, 256]:
+# the shape cv2.LUT wants, one table for every channel).
+_NORMALIZE_LUT = (((np.arange(256, dtype=np.float32) / 255) - 0.5) / 0.5).reshape(1, 256)
 
 
 class ImageError(RareError, ValueError):
@@ -85,5 +86,6 @@ def _fill(out: np.ndarray, image: np.ndarray, shape: Sequence[int]) -> None:
     _, out_h, _ = shape
     width = resized_width(bgr.shape[0], bgr.shape[1], shape)
     resized = cv2.resize(bgr, (width, out_h), interpolation=cv2.INTER_LINEAR)
-    # [H, W, 3] uint8 -> [3, H, W] float32 through the lookup table, written into the left of the padded row
-    out[:, :, :width] = _NORMALIZE_LUT[resized.transpose(2, 0, 1)]
+    # [H, W, 3] uint8 -> [H, W, 3] float32 through the lookup table (cv2.LUT: 2x numpy's fancy indexing) ->
+    # [3, H, W], written into the left of the padded row
+    out[:, :, :width] = cv2.LUT(resized, _NORMALIZE_LUT).transpose(2, 0, 1)
