@@ -110,7 +110,8 @@ def write_report(
 ) -> None:
     low, high = min(args.concurrency), max(args.concurrency)
     gain = gains(batching, low, high)
-    ceiling = gain_ceiling(sweep, layout(args)[0])
+    instances, threads = layout(args)
+    ceiling = gain_ceiling(sweep, instances)
     targets = gain_targets(gain, low, high, ceiling)
     batch_table = markdown_table(
         ["batch", "crops/s", "p50 ms", "p95 ms", "p99 ms"],
@@ -121,13 +122,13 @@ def write_report(
         [(d, p.concurrency, p.infer_per_s, p.p50_ms, p.p95_ms, p.p99_ms) for d, ps in batching.items() for p in ps],
     )
     sections = [
-        f"Model: `{args.model_dir}`; Python-backend repository, {layout(args)[0]} instance(s), "
-        f"{layout(args)[1]} ONNX Runtime thread(s) each; perf_analyzer 2.41 over gRPC, 3 windows of "
+        f"Model: `{args.model_dir}`; Python-backend repository, {instances} instance(s), "
+        f"{threads} ONNX Runtime thread(s) each; perf_analyzer 2.41 over gRPC, 3 windows of "
         f"{max(1.0, args.seconds / 3):.2f} s per point (stability check off: the time is bounded), random images. "
         f"Best queue delay: {max(gain, key=lambda d: gain[d]) if gain else None} us.",
         "## Targets\n\n" + targets_table(targets),
         f"What bounds the gain: concurrency 1 keeps one instance busy at batch 1, and the best concurrency keeps all "
-        f"{layout(args)[0]} busy at their best batch, so without a queue delay the gain is at most {ceiling:.2f}x "
+        f"{instances} busy at their best batch, so without a queue delay the gain is at most {ceiling:.2f}x "
         "(the batch sweep below). A queue delay lowers the concurrency-1 rate, which is how it lifts the ratio.",
         "## Throughput vs batch size (one request in flight, max_queue_delay 0)\n\n" + batch_table,
         "## Dynamic batching (one crop per request)\n\n" + batching_table,

@@ -56,8 +56,6 @@ def probe(data: bytes) -> ImageHeader | None:
 
 def decode_image(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Encoded image bytes -> uint8 BGR [H, W, 3]."""
-    if not data:
-        raise ImageDecodeError("empty file (0 bytes)")
     return decode_probed(data, probe(data), max_pixels)
 
 

@@ -44,15 +44,15 @@ class Backend(Protocol):
 class _Pending:
     batch: np.ndarray
     future: asyncio.Future = field(repr=False)
-    loop: asyncio.AbstractEventLoop = field(repr=False)
 
 
 class MicroBatcher:
     """Runs a blocking batch function on ``instances`` threads, merging the calls that queue up meanwhile.
 
     No added delay: a call starts at once on a free instance; while all instances are busy, new calls wait and
-    the next free instance takes all of them (up to ``max_batch`` rows). Under load this turns many small requests
-    into few large inference calls, like Triton's dynamic batcher with ``instances`` model instances.
+    the next free instance takes all of them (up to ``max_batch`` rows), or its share while others are idle.
+    Under load this turns many small requests into few large inference calls, like Triton's dynamic batcher with
+    ``instances`` model instances.
 
     Each instance is a thread that takes its next batch itself: a busy event loop (HTTP parsing, JSON) delays
     only the delivery of results, never the start of the next inference.
@@ -72,8 +72,7 @@ class MicroBatcher:
             threading.Thread(target=self._serve, name=f"inference-{i}", daemon=True).start()
 
     async def submit(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        loop = asyncio.get_running_loop()
-        pending = _Pending(batch, loop.create_future(), loop)
+        pending = _Pending(batch, asyncio.get_running_loop().create_future())
         with self._ready:
             if self._closed:
                 raise _shutting_down()
@@ -141,7 +140,7 @@ def _deliver(items: list[_Pending], outcome: tuple[np.ndarray, np.ndarray] | Bas
     for item in items:
         end = start + len(item.batch)
         result = outcome if isinstance(outcome, BaseException) else (outcome[0][start:end], outcome[1][start:end])
-        settle.setdefault(item.loop, []).append((item.future, result))
+        settle.setdefault(item.future.get_loop(), []).append((item.future, result))
         start = end
     for loop, results in settle.items():
         with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
