@@ -35,7 +35,6 @@ from benchmarks.triton_util import python_triton
 from build_engine.triton_config import ServingOptions
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
-from rare.preprocess import preprocess_batch
 
 TRITON_MODEL = "rare"
 MAX_BATCH = 32  # the gateway's RARE_MAX_BATCH_SIZE default, and the Triton model's max_batch_size here
@@ -129,7 +128,7 @@ def bare_sweep(
     recognizer = OnnxRecognizer(args.model_dir, threads) if grpc_url is None else None
     rows = []
     for k in args.crops:
-        batch = preprocess_batch([c.image for c in crops[:k]], spec.image_shape)
+        batch = spec.preprocess([c.image for c in crops[:k]])
         for concurrency in args.concurrency:
             duration = seconds.get((k, concurrency), args.seconds)
             if recognizer is not None:

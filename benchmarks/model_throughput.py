@@ -36,7 +36,6 @@ from benchmarks.plots import save_panels, series_by
 from benchmarks.runners import Runner, fp16_onnx, onnx_runner, torch_runner
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
-from rare.preprocess import preprocess_batch
 
 NAME = "model_throughput"
 FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (issue 7)
@@ -180,7 +179,7 @@ def main() -> None:
         args.variants = "torch"  # on a GPU host this benchmark times PyTorch CUDA FP16 only
     facts = cpu_facts()
     crops = [c.image for c in load_crops(max(*args.batch_sizes, 32))]
-    data = preprocess_batch(crops)
+    data = ModelSpec.load(args.model_dir).preprocess(crops)
     factories, notes = runner_factories(args)
     rows = sweep(factories, data, args.batch_sizes, args.seconds)
     if args.device == "cpu":

@@ -22,7 +22,6 @@ from benchmarks.common import base_parser, check_model_dir, cpu_facts, layout, l
 from benchmarks.plots import save_bars
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import session_options
-from rare.preprocess import preprocess_batch
 
 NAME = "ort_profile"
 BATCH = 32
@@ -59,7 +58,7 @@ def main() -> None:
     check_model_dir(args.model_dir)
     spec = ModelSpec.load(args.model_dir)
     threads = layout(args)[1]
-    batch = preprocess_batch([c.image for c in load_crops(BATCH)], spec.image_shape)
+    batch = spec.preprocess([c.image for c in load_crops(BATCH)])
     rows = profile(args.model_dir / spec.onnx_file, batch, spec.input.name, threads, args.runs)
     total_ms = sum(r["ms_per_run"] for r in rows)
     top = {r["op"]: 100 * r["share"] for r in rows[:15]}

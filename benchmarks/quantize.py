@@ -45,7 +45,6 @@ from build_engine.fp16 import fp32_node_names
 from build_engine.quantize import CalibrationBatches, calibration_batches, make_dynamic, make_static
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
-from rare.preprocess import preprocess_batch
 
 NAME = "quantize"
 SPEED_TARGET = 2000.0  # crops/s at batch 32 for a quantized variant (issue 7)
@@ -74,7 +73,7 @@ def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
     source = args.model_dir / spec.onnx_file
     keep_fp32 = fp32_node_names(onnx.load(str(source)))
     reduce_range = not (facts["isa"]["avx512_vnni"] or facts["isa"]["avx_vnni"])
-    batches = calibration_batches(SHARED / "data" / "real_train", args.calib_crops, spec.image_shape)
+    batches = calibration_batches(SHARED / "data" / "real_train", args.calib_crops, spec)
     dirs = {"fp32": args.model_dir}
     for name in args.variants.split(","):
         if name not in VARIANTS:
@@ -100,7 +99,7 @@ def measure(name: str, model_dir: Path, val: list[Crop], args: Any) -> dict[str,
     instances, threads = layout(args)
     texts = read_all(model_dir, val, threads)
     run = onnx_runner(model_dir / spec.onnx_file, threads)
-    batch = preprocess_batch([c.image for c in val[:32]])
+    batch = spec.preprocess([c.image for c in val[:32]])
     latencies, wall = time_parallel(lambda: run(batch), instances, args.seconds)
     stats = latency_stats(latencies, len(batch), wall)
     accuracy = word_accuracy(texts, val)

@@ -30,7 +30,6 @@ from rare.images import read_image
 from rare.metrics import RecMetric, format_table, overall
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
-from rare.preprocess import preprocess_batch
 
 log = logging.getLogger("build_engine.quantize")
 MAX_DROP_POINTS = 0.5
@@ -83,7 +82,7 @@ def make_dynamic(source: Path, target: Path, ops: list[str] | None, keep_fp32: l
     )
 
 
-def calibration_batches(calib_dir: Path, count: int, image_shape: list[int], batch: int = 16) -> list[np.ndarray]:
+def calibration_batches(calib_dir: Path, count: int, spec: ModelSpec, batch: int = 16) -> list[np.ndarray]:
     """``count`` crops spread evenly over every ``gt.txt`` below ``calib_dir``, preprocessed, in batches."""
     if count < 1:
         raise BuildError(f"--calib-crops must be at least 1, got {count}")
@@ -97,7 +96,7 @@ def calibration_batches(calib_dir: Path, count: int, image_shape: list[int], bat
             log.warning("calibration crop skipped: %s", exc)
     if not images:
         raise BuildError(f"{calib_dir}: no readable calibration crops")
-    return [preprocess_batch(images[i : i + batch], image_shape) for i in range(0, len(images), batch)]
+    return [spec.preprocess(images[i : i + batch]) for i in range(0, len(images), batch)]
 
 
 @dataclass
@@ -182,7 +181,7 @@ def quantize_into(staging: Path, source: Path, spec: ModelSpec, method: str, cal
         if method == "dynamic":
             make_dynamic(source, staging, DYNAMIC_OPS, keep_fp32)
             return f"INT8 (dynamic: {', '.join(DYNAMIC_OPS)} weights) of {source}"
-        batches = calibration_batches(calib_dir, calib_crops, spec.image_shape)
+        batches = calibration_batches(calib_dir, calib_crops, spec)
         log.info("calibrating on %d crops from %s", sum(len(b) for b in batches), calib_dir)
         make_static(source, staging, None, keep_fp32, CalibrationBatches(batches, spec.input.name))
         return f"INT8 (static QDQ, {sum(len(b) for b in batches)} calibration crops) of {source}"

@@ -30,7 +30,6 @@ from rare.images import read_image
 from rare.metrics import RecMetric, format_table, overall
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import session_options
-from rare.preprocess import preprocess_batch
 
 log = logging.getLogger("build_engine.verify")
 
@@ -144,7 +143,7 @@ def load_crops(label_file: Path, spec: ModelSpec, batch_size: int) -> Iterator[t
                 log.warning("skipped: %s", exc)
                 bad += 1
         if images:
-            yield preprocess_batch(images, spec.image_shape), labels, bad
+            yield spec.preprocess(images), labels, bad
 
 
 def fp16_session(path: Path, threads: int) -> ort.InferenceSession:

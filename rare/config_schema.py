@@ -38,6 +38,9 @@ class GlobalConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"  # ours
     model_name: str = "rare"  # ours: the name a served model carries
     model_version: str = "1"  # ours
+    # ours: how crops taller than the input are shrunk (rare.preprocess); "area" does not alias, "bilinear" is
+    # PaddleOCR's. Training, evaluation, export (rare.json) and serving all use the model's own choice.
+    resize: Literal["bilinear", "area"] = "bilinear"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from rare.config_schema import LoaderConfig
 from rare.data.build import build_eval_datasets
 from rare.data.datasets import RecDataset, collate
 from rare.metrics import RecMetric, format_table, overall
+from rare.model.denormals import denormals_flushed
 
 log = logging.getLogger("rare.eval")
 
@@ -79,7 +80,8 @@ def eval_from_config(path: str, overrides: list[str]) -> dict[str, RecMetric]:
         raise ConfigError("eval needs -o Global.pretrained_model=CHECKPOINT")
     model, codec, _ = model_from_checkpoint(cfg.Global.pretrained_model, cfg)
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.Global.use_gpu else "cpu")
-    datasets = build_eval_datasets(cfg.Eval.dataset, codec)
-    metrics, skipped = evaluate_all(model.to(device), datasets, cfg.Eval.loader, codec, device)
+    datasets = build_eval_datasets(cfg.Eval.dataset, codec, cfg.Global.resize)
+    with denormals_flushed():
+        metrics, skipped = evaluate_all(model.to(device), datasets, cfg.Eval.loader, codec, device)
     print(format_table(metrics, skipped))  # noqa: T201 - the table is the command's output
     return metrics

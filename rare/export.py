@@ -1,8 +1,11 @@
 """Export a trained RARE to ONNX (opset 17) plus ``rare.json``, and prove the graph is clean.
 
 Clean means: ``onnx.checker`` passes with full shape inference, the decoder is unrolled (no Loop/Scan/If), there is
-no float64 anywhere and no ``Inverse``, and every op is one TensorRT 10's ONNX parser supports. The export runs on
-CPU (tracing the GRU math on CUDA hits unexportable fused kernels) and compares ONNX Runtime with PyTorch.
+no float64 anywhere and no ``Inverse``, every op is one TensorRT 10's ONNX parser supports, and no weight is
+vanishing (0 < |w| < 1e-20, see :mod:`rare.model.denormals`): parameters are zeroed below that before tracing, and
+constants that folding made that small (a convolution times its batch norm) are zeroed in the graph after it. The
+export runs on CPU (tracing the GRU math on CUDA hits unexportable fused kernels) and compares ONNX Runtime with
+PyTorch.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from rare.codec import LabelCodec
 from rare.config import Config
 from rare.errors import RareError
 from rare.model import RARE, InferenceModel
-from rare.modelspec import NORMALIZATION, ModelSpec, our_io
+from rare.model.denormals import VANISHING, vanishing_mask, zero_vanishing_
+from rare.modelspec import ModelSpec, normalization, our_io
 
 OPSET = 17
 # Ops of our graph that onnx-tensorrt (TensorRT 10) parses; anything else fails the export check.
@@ -79,7 +83,8 @@ class ExportReport:
 
 
 def export_onnx(model: RARE, path: str | Path) -> None:
-    """Trace ``model`` (on CPU, eval mode) to ONNX with a dynamic batch dimension."""
+    """Trace ``model`` (on CPU, eval mode) to ONNX with a dynamic batch dimension; zero vanishing weights in both."""
+    zero_vanishing_(model)
     wrapper = InferenceModel(model.cpu()).eval()
     dummy = torch.zeros(2, 3, 32, 100)
     dynamic = {name: {0: "batch"} for name in ("images", "probs", "ids", "scores")}
@@ -96,6 +101,34 @@ def export_onnx(model: RARE, path: str | Path) -> None:
             output_names=["probs", "ids", "scores"],
             dynamic_axes=dynamic,
         )
+    graph = onnx.load(str(path))
+    if zero_vanishing_constants(graph):
+        onnx.save(graph, str(path))
+
+
+def _float_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    """Initializers and Constant-node values of type float32."""
+    tensors = list(model.graph.initializer) + [
+        a.t for node in model.graph.node for a in node.attribute if a.type == onnx.AttributeProto.TENSOR
+    ]
+    return [t for t in tensors if t.data_type == onnx.TensorProto.FLOAT]
+
+
+def count_vanishing(model: onnx.ModelProto) -> int:
+    """How many weights of the graph are nonzero but below :data:`VANISHING` in magnitude."""
+    return sum(int(vanishing_mask(onnx.numpy_helper.to_array(t)).sum()) for t in _float_tensors(model))
+
+
+def zero_vanishing_constants(model: onnx.ModelProto) -> int:
+    """Zero, in place, the graph's vanishing weights; returns how many."""
+    zeroed = 0
+    for tensor in _float_tensors(model):
+        array = onnx.numpy_helper.to_array(tensor)
+        tiny = vanishing_mask(array)
+        if tiny.any():
+            zeroed += int(tiny.sum())
+            tensor.CopyFrom(onnx.numpy_helper.from_array(np.where(tiny, np.float32(0), array), tensor.name))
+    return zeroed
 
 
 def check_graph(path: str | Path) -> dict[str, int]:
@@ -117,6 +150,9 @@ def check_graph(path: str | Path) -> dict[str, int]:
     bad = sorted(FORBIDDEN_DTYPES[d] for d in dtypes if d in FORBIDDEN_DTYPES)
     if bad:
         raise ExportError(f"{path}: graph holds {bad} tensors (TensorRT has no float64)")
+    vanishing = count_vanishing(model)
+    if vanishing:
+        raise ExportError(f"{path}: {vanishing} vanishing weights (0 < |w| < {VANISHING:g}) slow every CPU kernel")
     return dict(sorted(ops.items()))
 
 
@@ -158,7 +194,8 @@ def export_model_dir(
         outputs=outputs,
         num_steps=codec.num_steps,
         lowercase=codec.lowercase,
-        normalization=dict(NORMALIZATION),
+        normalization=normalization(cfg.Global.resize),
+        resize=cfg.Global.resize,
         architecture=architecture_name(cfg),
         source=source,
     )

@@ -8,12 +8,16 @@ runtime reports (ONNX Runtime or Triton) and fails with a message naming the mis
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rare.codec import LabelCodec
 from rare.errors import RareError
+from rare.preprocess import RESIZES, preprocess_batch
 
 FORMAT = "rare-model/1"
 OUTPUT_ROLES = ("probs", "ids", "scores")
@@ -68,6 +72,7 @@ class ModelSpec:
     num_classes: int = 0
     lowercase: bool = True
     normalization: dict[str, Any] = field(default_factory=lambda: dict(NORMALIZATION))
+    resize: str = "bilinear"  # how crops taller than the input shrink (rare.preprocess); absent in PaddleOCR imports
     onnx_file: str = "model.onnx"
     architecture: str = ""
     source: str = ""
@@ -76,6 +81,8 @@ class ModelSpec:
     def __post_init__(self) -> None:
         self.num_classes = len(self.characters) + 2
         self.eos_index = self.num_classes - 1
+        if self.resize not in RESIZES:
+            raise ModelSpecError(f"rare.json: resize {self.resize!r}; choose from {list(RESIZES)}")
         unknown = sorted(set(self.outputs) - set(OUTPUT_ROLES))
         if unknown:
             raise ModelSpecError(f"rare.json: unknown output role(s) {unknown}; roles are {list(OUTPUT_ROLES)}")
@@ -96,6 +103,10 @@ class ModelSpec:
 
     def codec(self) -> LabelCodec:
         return LabelCodec(self.characters, self.num_steps)
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Crops -> the model's input batch [N, C, H, W], with this model's geometry and resize."""
+        return preprocess_batch(images, self.image_shape, self.resize)
 
     def check_io(self, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
         """Raise :class:`ModelSpecError` naming every way the runtime's tensors differ from this spec."""
@@ -165,6 +176,14 @@ NORMALIZATION = {
     "scale": "(x / 255 - 0.5) / 0.5",
     "pad_value": 0.0,
 }
+
+
+def normalization(resize: str) -> dict[str, Any]:
+    """The human-readable normalization record of ``rare.json`` for a resize mode."""
+    if resize == "bilinear":
+        return dict(NORMALIZATION)
+    area = NORMALIZATION["resize"].replace("bilinear", "area when shrinking, else bilinear")
+    return {**NORMALIZATION, "resize": area}
 
 
 def normalize_dtype(dtype: str) -> str:

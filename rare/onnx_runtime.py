@@ -12,7 +12,6 @@ import onnxruntime as ort
 
 from rare.codec import Recognition
 from rare.modelspec import ModelSpec, ModelSpecError, TensorSpec
-from rare.preprocess import preprocess_batch
 
 ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -98,5 +97,5 @@ class OnnxRecognizer:
         """BGR crops (any size) -> text, confidence and per-character confidences, in input order."""
         if not images:
             return []
-        ids, scores = self.infer(preprocess_batch(images, self.spec.image_shape))
+        ids, scores = self.infer(self.spec.preprocess(images))
         return self.codec.decode_ids(ids, scores, stop_at_eos)

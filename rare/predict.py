@@ -9,6 +9,7 @@ import torch
 from rare.checkpoint import model_from_checkpoint
 from rare.config import ConfigError, load_config
 from rare.images import ImageDecodeError, list_images, read_image
+from rare.model.denormals import denormals_flushed
 from rare.preprocess import preprocess_batch
 
 log = logging.getLogger("rare.predict")
@@ -34,8 +35,8 @@ def predict_from_config(path: str, overrides: list[str]) -> int:
                 log.error("skipping unreadable image %s", exc)
         if not images:
             continue
-        with torch.no_grad():
-            scores, ids = model(torch.from_numpy(preprocess_batch(images))).max(dim=2)
+        with torch.no_grad(), denormals_flushed():
+            scores, ids = model(torch.from_numpy(preprocess_batch(images, resize=cfg.Global.resize))).max(dim=2)
         results = codec.decode_ids(ids.numpy(), scores.numpy(), cfg.PostProcess.stop_at_eos)
         for name, result in zip(names, results, strict=True):
             print(f"Predicts of {name}: ({result.text!r}, {result.confidence})")  # noqa: T201

@@ -2,6 +2,11 @@
 
 Equal to PaddleOCR's ``resize_norm_img`` for RARE: BGR, resize to height 32 keeping the aspect ratio with width
 ``min(ceil(32 * w / h), 100)`` (OpenCV bilinear), scale to [-1, 1] as ``(x / 255 - 0.5) / 0.5``, right-pad with 0.
+
+``resize="area"`` (a field of ``rare.json``) shrinks crops taller than the model input with OpenCV's area
+interpolation instead: bilinear samples only the 2x2 pixels nearest each output pixel, so a large crop shrunk to
+32 px aliases (thin strokes vanish or break). Crops at or below the input height are resized bilinearly either way.
+Models imported from PaddleOCR keep ``"bilinear"``, and with it their parity with PaddleOCR.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 from rare.errors import RareError
 
 IMAGE_SHAPE = (3, 32, 100)
+RESIZES = ("bilinear", "area")
 
 # (x / 255 - 0.5) / 0.5 in float32, exactly as PaddleOCR computes it, looked up instead of recomputed ([1, 256]:
 # the shape cv2.LUT wants, one table for every channel).
@@ -66,26 +72,36 @@ def resized_width(height: int, width: int, shape: Sequence[int] = IMAGE_SHAPE) -
     return max(1, min(out_w, int(math.ceil(out_h * ratio))))
 
 
-def preprocess(image: np.ndarray, shape: Sequence[int] = IMAGE_SHAPE) -> np.ndarray:
+def check_resize(resize: str) -> str:
+    if resize not in RESIZES:
+        raise ImageError(f"unknown resize {resize!r}; choose from {list(RESIZES)}")
+    return resize
+
+
+def preprocess(image: np.ndarray, shape: Sequence[int] = IMAGE_SHAPE, resize: str = "bilinear") -> np.ndarray:
     """One crop (any supported array, BGR order) -> float32 [3, 32, 100] in [-1, 1], right-padded with 0."""
     out = np.zeros(tuple(shape), dtype=np.float32)
-    _fill(out, image, shape)
+    _fill(out, image, shape, check_resize(resize))
     return out
 
 
-def preprocess_batch(images: Sequence[np.ndarray], shape: Sequence[int] = IMAGE_SHAPE) -> np.ndarray:
+def preprocess_batch(
+    images: Sequence[np.ndarray], shape: Sequence[int] = IMAGE_SHAPE, resize: str = "bilinear"
+) -> np.ndarray:
     """Several crops -> float32 [N, 3, 32, 100]; each row equals :func:`preprocess` of that crop."""
+    check_resize(resize)
     out = np.zeros((len(images), *shape), dtype=np.float32)
     for row, image in zip(out, images, strict=True):
-        _fill(row, image, shape)
+        _fill(row, image, shape, resize)
     return out
 
 
-def _fill(out: np.ndarray, image: np.ndarray, shape: Sequence[int]) -> None:
+def _fill(out: np.ndarray, image: np.ndarray, shape: Sequence[int], resize: str) -> None:
     bgr = to_bgr8(image)
     _, out_h, _ = shape
     width = resized_width(bgr.shape[0], bgr.shape[1], shape)
-    resized = cv2.resize(bgr, (width, out_h), interpolation=cv2.INTER_LINEAR)
+    shrink = resize == "area" and bgr.shape[0] > out_h
+    resized = cv2.resize(bgr, (width, out_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     # [H, W, 3] uint8 -> [H, W, 3] float32 through the lookup table (cv2.LUT: 2x numpy's fancy indexing) ->
     # [3, H, W], written into the left of the padded row
     out[:, :, :width] = cv2.LUT(resized, _NORMALIZE_LUT).transpose(2, 0, 1)

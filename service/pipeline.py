@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from rare.codec import LabelCodec, Recognition
 from rare.images import ImageDecodeError, ImageHeader, ImageTooLargeError, decode_probed, probe
 from rare.modelspec import ModelSpec
-from rare.preprocess import ImageError, preprocess_batch
+from rare.preprocess import ImageError
 from service import metrics
 from service.backends.base import Backend
 from service.errors import BackendUnavailable, GatewayError
@@ -85,7 +85,7 @@ class Pipeline:
             except (ImageDecodeError, ImageError) as exc:
                 errors[i] = ItemError(code="undecodable_image", message=str(exc))
         middle = time.perf_counter()
-        batch = preprocess_batch(crops)
+        batch = self.backend.spec.preprocess(crops)
         metrics.STAGE["decode"].observe(middle - start)
         metrics.STAGE["preprocess"].observe(time.perf_counter() - middle)
         return batch, good

@@ -52,10 +52,10 @@ def check_transforms(cfg: DatasetConfig) -> None:
         raise ConfigError("transforms: RecResizeImg.image_shape must be [3, 32, 100] (the TPS grid is built for it)")
 
 
-def build_train_dataset(cfg: DatasetConfig, codec: LabelCodec, seed: int) -> RecDataset:
+def build_train_dataset(cfg: DatasetConfig, codec: LabelCodec, seed: int, resize: str = "bilinear") -> RecDataset:
     if cfg.name != "MultiDataSet":
         sources = sources_of(cfg, seed)
-        return RecDataset(sources, codec, None, cfg.num_samples, [cfg.augment] * len(sources), seed)
+        return RecDataset(sources, codec, None, cfg.num_samples, [cfg.augment] * len(sources), seed, resize)
     if not cfg.sources:
         raise ConfigError("MultiDataSet needs sources")
     sources, weights, augment = [], [], []
@@ -65,15 +65,16 @@ def build_train_dataset(cfg: DatasetConfig, codec: LabelCodec, seed: int) -> Rec
         total = sum(len(s) for s in subs)  # within one entry, every sample is equally likely
         weights += [sub.weight * len(s) / total for s in subs]
         augment += [sub.augment] * len(subs)
-    return RecDataset(sources, codec, weights, cfg.num_samples or sum(len(s) for s in sources), augment, seed)
+    total = cfg.num_samples or sum(len(s) for s in sources)
+    return RecDataset(sources, codec, weights, total, augment, seed, resize)
 
 
-def build_eval_datasets(cfg: DatasetConfig, codec: LabelCodec) -> dict[str, RecDataset]:
+def build_eval_datasets(cfg: DatasetConfig, codec: LabelCodec, resize: str = "bilinear") -> dict[str, RecDataset]:
     """One dataset per LMDB / label file, so evaluation reports a row each."""
     entries = cfg.sources if cfg.name == "MultiDataSet" else [cfg]
     out: dict[str, RecDataset] = {}
     for entry in entries:
         for source in sources_of(entry, 0):
             name = source.name if source.name not in out else f"{source.name}_{len(out)}"
-            out[name] = RecDataset([source], codec)
+            out[name] = RecDataset([source], codec, resize=resize)
     return out

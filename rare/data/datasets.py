@@ -95,7 +95,7 @@ class SynthSource:
         self,
         num_samples: int,
         seed: int = 0,
-        fonts: str | None = None,
+        fonts: str | list[str] | None = None,
         wordlist: str | None = None,
         max_chars: int = 23,
     ) -> None:
@@ -123,6 +123,7 @@ class RecDataset(Dataset):
         num_samples: int = 0,
         augment: list[bool] | None = None,
         seed: int = 0,
+        resize: str = "bilinear",
     ) -> None:
         if not sources:
             raise ValueError("a dataset needs at least one source")
@@ -134,6 +135,7 @@ class RecDataset(Dataset):
         self.length = num_samples or int(self.offsets[-1])
         self.augmenters = [Augmenter() if a else None for a in (augment or [False] * len(sources))]
         self.seed = seed
+        self.resize = resize
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -163,7 +165,7 @@ class RecDataset(Dataset):
         if self.augmenters[src] is not None:
             image = self.augmenters[src](image)
         length = int(np.flatnonzero(label == self.codec.eos)[0]) - 1
-        return {"image": preprocess(image), "label": label, "length": length, "text": text}
+        return {"image": preprocess(image, resize=self.resize), "label": label, "length": length, "text": text}
 
 
 def collate(samples: list[dict | Skipped]) -> dict:

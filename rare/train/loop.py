@@ -24,6 +24,7 @@ from rare.data.datasets import collate
 from rare.evaluate import evaluate_all, overall
 from rare.metrics import RecMetric, format_table
 from rare.model import build_model
+from rare.model.denormals import denormals_flushed, zero_vanishing_
 from rare.train import distributed as dist_utils
 from rare.train.logger import TrainLogger
 from rare.train.loss import attention_loss
@@ -37,7 +38,8 @@ def train_from_config(path: str, overrides: list[str]) -> float:
     cfg = load_config(path, overrides)
     runtime = dist_utils.setup(cfg.Global.device, cfg.Global.use_gpu)
     try:
-        return Trainer(cfg, runtime).fit()
+        with denormals_flushed():  # subnormal weights and gradients would put every CPU kernel on its slow path
+            return Trainer(cfg, runtime).fit()
     finally:
         dist_utils.teardown(runtime)
 
@@ -68,9 +70,12 @@ class Trainer:
         self.step, self.epoch, self.best = 0, 0, -1.0
         self._last_saved = -1
         self._load_initial_weights()
+        zeroed = zero_vanishing_(self.model)
+        if zeroed and runtime.is_main:
+            log.info("zeroed %d vanishing weights of the initial model", zeroed)
         self.net = DistributedDataParallel(self.model) if runtime.distributed else self.model
-        self.train_set = build_train_dataset(cfg.Train.dataset, self.codec, g.seed)
-        self.eval_sets = build_eval_datasets(cfg.Eval.dataset, self.codec) if _has_data(cfg.Eval) else {}
+        self.train_set = build_train_dataset(cfg.Train.dataset, self.codec, g.seed, g.resize)
+        self.eval_sets = build_eval_datasets(cfg.Eval.dataset, self.codec, g.resize) if _has_data(cfg.Eval) else {}
         self.out_dir = Path(g.save_model_dir)
         self.logger = TrainLogger(self.out_dir, runtime.is_main, g.log_smooth_window, g.print_batch_step)
         if runtime.is_main:

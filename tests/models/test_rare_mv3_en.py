@@ -68,3 +68,19 @@ def test_model_card_states_the_accuracy_it_measured() -> None:
     card = json.loads((MODEL_DIR / "accuracy.json").read_text())
     text = (MODEL_DIR / "MODEL.md").read_text()
     assert f"{100 * card['overall']['acc']:.1f}" in text
+
+
+@pytest.mark.parametrize("graph", sorted((REPO / "models").glob("*/model.onnx")), ids=lambda p: p.parent.name)
+def test_shipped_graphs_carry_no_vanishing_weights(graph) -> None:
+    """Subnormal or vanishing weights put every CPU kernel that touches them on the slow denormal path."""
+    import onnx
+
+    from rare.export import count_vanishing
+
+    assert count_vanishing(onnx.load(str(graph))) == 0
+
+
+def test_it_is_served_with_the_resize_it_reads_best_with() -> None:
+    spec = json.loads((MODEL_DIR / "rare.json").read_text())
+    assert spec["resize"] == "area"
+    assert read_checkpoint(MODEL_DIR / "model.pt")["config"]["Global"]["resize"] == "area"

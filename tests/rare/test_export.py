@@ -101,3 +101,46 @@ def test_export_writes_the_weights_beside_the_graph(calib_model_dir: Path) -> No
     payload = read_checkpoint(calib_model_dir / "model.pt")
     assert "optimizer" not in payload and payload["source"] == "paddle:rare_mv3_calib.pdparams"
     assert payload["charset"] == ModelSpec.load(calib_model_dir).characters
+
+
+# float32 bits of 1e-39 (subnormal), -1e-25, 1e-21 and 5e-30: set as bits, because this process may already flush
+# denormals, and then a float 1e-39 turns into 0 on its way into an array
+BITS = [0x000AE398, -0x6A086978, 0x1C971DA0, 0x0ECAD2F8]
+
+
+def test_export_zeroes_vanishing_weights_and_check_graph_refuses_them(calib_checkpoint: Path, tmp_path: Path) -> None:
+    """A weight at 1e-39 (subnormal) or 1e-25 changes no output; export zeroes it, and a graph that holds one fails."""
+    from rare.commands import export
+    from rare.export import count_vanishing, zero_vanishing_constants
+
+    payload = read_checkpoint(calib_checkpoint)
+    conv = next(k for k, v in payload["state_dict"].items() if k.endswith("conv.weight") and v.dim() == 4)
+    payload["state_dict"][conv].view(-1).view(torch.int32)[:3] = torch.tensor(BITS[:3], dtype=torch.int32)
+    poisoned = tmp_path / "poisoned.pt"
+    torch.save(payload, poisoned)
+    out = tmp_path / "export"
+    export(str(MV3_CONFIG), [f"Global.pretrained_model={poisoned}", f"Global.save_inference_dir={out}"])
+    graph = onnx.load(str(out / "model.onnx"))
+    assert count_vanishing(graph) == 0
+    assert (read_checkpoint(out / "model.pt")["state_dict"][conv].view(-1)[:3] == 0).all()
+    tensor = next(t for t in graph.graph.initializer if onnx.numpy_helper.to_array(t).size > 3)
+    values = onnx.numpy_helper.to_array(tensor).copy()
+    values.view(np.int32).flat[:2] = [BITS[0], BITS[3]]
+    tensor.CopyFrom(onnx.numpy_helper.from_array(values, tensor.name))
+    onnx.save(graph, tmp_path / "vanishing.onnx")
+    with pytest.raises(ExportError, match="2 vanishing weights"):
+        check_graph(tmp_path / "vanishing.onnx")
+    assert zero_vanishing_constants(graph) == 2 and count_vanishing(graph) == 0
+
+
+def test_rare_json_records_the_resize(calib_model_dir: Path, calib_checkpoint: Path, tmp_path: Path) -> None:
+    """PaddleOCR models keep bilinear (and their parity); a model trained with area resize is served with it."""
+    from rare.commands import export
+
+    assert ModelSpec.load(calib_model_dir).resize == "bilinear"
+    export(
+        str(MV3_CONFIG),
+        [f"Global.pretrained_model={calib_checkpoint}", f"Global.save_inference_dir={tmp_path}", "Global.resize=area"],
+    )
+    spec = ModelSpec.load(tmp_path)
+    assert spec.resize == "area" and "area when shrinking" in spec.normalization["resize"]

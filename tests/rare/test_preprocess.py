@@ -77,3 +77,17 @@ def test_batch_rows_equal_single_crops() -> None:
 def test_bad_inputs_are_clear_errors(image: object, message: str) -> None:
     with pytest.raises(ImageError, match=message):
         preprocess(image)  # type: ignore[arg-type]
+
+
+def test_area_resize_shrinks_large_crops_without_aliasing() -> None:
+    """Thin vertical lines 1 px wide every 4 px, shrunk 4x: area keeps their mean grey, bilinear mostly misses them."""
+    stripes = np.full((128, 400, 3), 255, dtype=np.uint8)
+    stripes[:, 1::4] = 0
+    area = preprocess(stripes, resize="area")
+    bilinear = preprocess(stripes, resize="bilinear")
+    assert np.abs(area[:, :, 5:95] - 0.5).max() < 0.02  # every output pixel: 3/4 white -> (0.75 - 0.5) / 0.5
+    assert np.abs(bilinear[:, :, 5:95] - 0.5).max() > 0.4
+    small = np.random.default_rng(0).integers(0, 256, (20, 50, 3), dtype=np.uint8)  # enlarged: identical
+    np.testing.assert_array_equal(preprocess(small, resize="area"), preprocess(small))
+    with pytest.raises(ImageError, match="unknown resize 'cubic'"):
+        preprocess_batch([small], resize="cubic")
