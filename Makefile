@@ -1,5 +1,5 @@
 # One command each: `make serve` (set up and run the gateway on the shipped model), `make test` (set up and test).
-.PHONY: serve test setup-serve setup-dev lint triton-cpu bench
+.PHONY: serve test setup-serve setup-dev lint triton-cpu bench fonts
 
 serve: setup-serve
 	.venv/bin/python -m service
@@ -12,6 +12,11 @@ setup-serve:
 
 setup-dev:
 	scripts/setup.sh dev
+
+# Training only: the 2,600 Google Fonts faces pinned in requirements/fonts.txt, from the npm registry (83 MB), listed in
+# .cache/fonts/fonts.txt for the renderer. The gateway never needs them.
+fonts: setup-dev
+	.venv/bin/rare fonts
 
 lint: setup-dev
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -83,6 +83,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return run_synth(args)
 
 
+def cmd_fonts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rare.synth.fontsource import fetch_fonts
+
+    listing = fetch_fonts(Path(args.list), Path(args.out), args.registry)
+    print(listing)  # noqa: T201 - the font list to pass as synth.fonts
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rare", description="RARE scene-text recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -129,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wordlist", default=None, help="one word per line (default: /usr/share/dict/words)")
     p.add_argument("--benchmark", action="store_true", help="only time the renderer: images/s per core")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("fonts", help="fetch the pinned Google Fonts faces for training (npm registry)")
+    p.add_argument("--list", default="requirements/fonts.txt", help="pinned @fontsource packages")
+    p.add_argument("--out", default=".cache/fonts", help="folder for the faces and their fonts.txt")
+    p.add_argument("--registry", default=None, help="npm registry URL (default: $RARE_NPM_REGISTRY or npmjs.org)")
+    p.set_defaults(func=cmd_fonts)
     return parser
 
 

@@ -138,7 +138,9 @@ class SynthConfig:
     """Options of the synthetic word renderer (ours)."""
 
     seed: int = 0
-    fonts: str | None = None  # a font list file (one path per line) or a folder; None: the checked-in list
+    # a font list file (one path per line), a folder, "default" (the checked-in list), or a list of these; None:
+    # the checked-in list. `rare fonts` writes .cache/fonts/fonts.txt (Google Fonts faces).
+    fonts: str | list[str] | None = None
     wordlist: str | None = None  # one word per line; None: Debian's /usr/share/dict/words plus random strings
     max_chars: int = 23
 

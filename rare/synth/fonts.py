@@ -17,7 +17,7 @@ from PIL import ImageFont
 
 from rare.synth.errors import SynthError
 
-FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".woff", ".woff2")
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 NOTDEF_PROBE = "\ue000"  # a private-use code point no Latin font maps: renders as .notdef
 
@@ -37,20 +37,30 @@ def read_font_list(path: Path) -> list[Path]:
     return [Path(line) for line in lines if line]
 
 
-def resolve_fonts(fonts: Sequence[Path] | Path | str | None) -> list[Path]:
-    """The font files to use: the given files (or list file / folder), else the checked-in list; missing skipped.
+def _expand(entry: Path | str) -> tuple[list[Path], str]:
+    """One entry of a font setting -> font paths: a face, a folder of faces, a list file, or "default"."""
+    if str(entry) == "default":
+        return read_font_list(default_font_list()), "; install them with scripts/apt-install.sh (requirements/apt.txt)"
+    path = Path(entry)
+    if path.suffix.lower() in FONT_SUFFIXES:
+        return [path], ""
+    if not path.exists():
+        raise SynthError(f"{path}: font list not found (`make fonts` writes .cache/fonts/fonts.txt)")
+    return read_font_list(path), ""
+
+
+def resolve_fonts(fonts: Sequence[Path | str] | Path | str | None) -> list[Path]:
+    """The font files to use, missing ones skipped. ``fonts`` is None (the checked-in list), or one entry or a list
+    of entries, each a font file, a folder of them, a list file, or ``"default"`` (the checked-in list).
 
     Raises :class:`SynthError` when none of them exists, naming how to install the default ones.
     """
-    if fonts is None:
-        listed = read_font_list(default_font_list())
-        hint = "; install them with scripts/apt-install.sh (requirements/apt.txt)"
-    elif isinstance(fonts, str | Path):
-        listed = read_font_list(Path(fonts))
-        hint = ""
-    else:
-        listed = [Path(p) for p in fonts]
-        hint = ""
+    entries = ["default"] if fonts is None else [fonts] if isinstance(fonts, str | Path) else list(fonts)
+    listed, hint = [], ""
+    for entry in entries:
+        paths, entry_hint = _expand(entry)
+        listed += paths
+        hint = hint or entry_hint
     present = [p for p in listed if p.is_file()]
     if not present:
         raise SynthError(f"none of the {len(listed)} listed font files exists{hint}")
