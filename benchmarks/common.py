@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from rare.data.labelfile import LabeledPath, read_label_file
 from rare.images import read_image
+from rare.labelfile import LabeledPath, read_label_file
 from rare.onnx_runtime import usable_cores
 
 REPO = Path(__file__).resolve().parents[1]

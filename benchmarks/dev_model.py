@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import REPO, SHARED, WORK_DIR
-from rare.commands import convert_paddle, export
+from rare.export.commands import convert_paddle, export
 
 CALIBRATION = SHARED / "fixtures" / "paddle_rare" / "rare_mv3_calib.pdparams"
 MV3_CONFIG = REPO / "configs" / "rec_mv3_tps_bilstm_att.yml"

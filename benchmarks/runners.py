@@ -57,8 +57,8 @@ def torch_model(model_dir: Path) -> tuple[object, str]:
     architecture (same cost; ``rare.json`` names it). Returns the model in eval mode and where it came from."""
     import torch
 
-    from rare.checkpoint import read_checkpoint
     from rare.config import config_from_dict, load_config
+    from rare.export.checkpoint import read_checkpoint
     from rare.model import build_model
 
     spec = ModelSpec.load(model_dir)

@@ -24,7 +24,7 @@ import numpy as np
 from benchmarks.common import REPO
 from benchmarks.load import LoadResult, closed_loop, result_from_latencies
 from rare.onnx_runtime import OnnxRecognizer
-from service.backends.base import MicroBatcher
+from service.batcher import MicroBatcher
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import REPO
-from build_engine.local_triton import TritonProcess, local_triton
 from build_engine.repository import write_repository
 from build_engine.triton_config import ServingOptions
+from local_triton.server import TritonProcess, local_triton
 
 WHEELS = REPO / ".whl"
 PERF_DIR = WHEELS / "perf"

@@ -17,6 +17,8 @@ from build_engine.triton_config import TARGETS, ServingOptions
 from build_engine.trt_engine import EngineOptions
 from rare.errors import RareError
 
+log = logging.getLogger("build_engine")
+
 DESCRIPTION = """\
 Write a ready Triton model repository REPO/<name>/ (config.pbtxt, rare.json, 1/<model files>) from an exported
 model directory (model.onnx + rare.json).
@@ -123,9 +125,16 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from build_engine.verify import verify
+    """Convert the model to FP16 (build_engine.fp16), then gate it on word accuracy (rare.gates.fp16)."""
+    from build_engine.fp16 import convert_to_fp16
+    from rare.gates.fp16 import compare_fp16
+    from rare.modelspec import ModelSpec
 
-    report = verify(args.model_dir, args.val_dir, args.fp16_out, args.threads)
+    spec = ModelSpec.load(args.model_dir)
+    fp16_path = args.fp16_out or args.model_dir / "model_fp16.onnx"
+    result = convert_to_fp16(args.model_dir / spec.onnx_file, fp16_path)
+    log.info("FP16 graph %s: %d nodes kept in FP32", fp16_path, len(result.fp32_nodes))
+    report = compare_fp16(args.model_dir, fp16_path, args.val_dir, args.threads)
     sys.stdout.write(report.render() + "\n")
     return 0 if report.passed else 1
 

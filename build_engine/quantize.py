@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +22,14 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from build_engine.errors import BuildError
 from build_engine.fp16 import fp32_node_names
-from build_engine.verify import label_files, load_crops
-from rare.data.labelfile import dataset_name, read_label_file
 from rare.errors import RareError
-from rare.images import read_image
-from rare.metrics import RecMetric, format_table, overall
+from rare.gates.int8 import MAX_DROP_POINTS, compare_int8
+from rare.gates.report import GateReport, label_files
+from rare.images import read_batches
+from rare.labelfile import read_label_file
 from rare.modelspec import ModelSpec
-from rare.onnx_runtime import OnnxRecognizer
 
 log = logging.getLogger("build_engine.quantize")
-MAX_DROP_POINTS = 0.5
 METHODS = ("dynamic", "static")
 DYNAMIC_OPS = ["MatMul", "Gemm", "LSTM"]  # the BiLSTM and the attention decoder; the convolutions stay FP32
 
@@ -88,60 +85,15 @@ def calibration_batches(calib_dir: Path, count: int, spec: ModelSpec, batch: int
         raise BuildError(f"--calib-crops must be at least 1, got {count}")
     entries = [e for f in label_files(calib_dir) for e in read_label_file(f)]
     picked = [entries[(i * len(entries)) // count] for i in range(min(count, len(entries)))]
-    images = []
-    for entry in picked:
-        try:
-            images.append(read_image(entry.path))
-        except RareError as exc:
-            log.warning("calibration crop skipped: %s", exc)
-    if not images:
+    batches = []
+    for crops in read_batches([e.path for e in picked], batch):
+        for path, exc in crops.failed:
+            log.warning("calibration crop %s skipped: %s", path, exc)
+        if crops.images:
+            batches.append(spec.preprocess(crops.images))
+    if not batches:
         raise BuildError(f"{calib_dir}: no readable calibration crops")
-    return [spec.preprocess(images[i : i + batch]) for i in range(0, len(images), batch)]
-
-
-@dataclass
-class QuantizeReport:
-    fp32: dict[str, RecMetric] = field(default_factory=dict)
-    int8: dict[str, RecMetric] = field(default_factory=dict)
-    max_drop: float = MAX_DROP_POINTS
-
-    @property
-    def drop_points(self) -> float:
-        """FP32 minus INT8 overall word accuracy, in percentage points."""
-        return 100 * (overall(self.fp32).acc - overall(self.int8).acc)
-
-    @property
-    def passed(self) -> bool:
-        return round(self.drop_points, 9) <= self.max_drop
-
-    def render(self) -> str:
-        verdict = "OK" if self.passed else "FAIL"
-        return "\n".join(
-            [
-                "FP32 (ONNX Runtime CPU)",
-                format_table(self.fp32, {}),
-                "",
-                "INT8 (ONNX Runtime CPU)",
-                format_table(self.int8, {}),
-                "",
-                f"{verdict}: INT8 word accuracy drop {self.drop_points:.2f} points (limit {self.max_drop:.2f})",
-            ]
-        )
-
-
-def compare(fp32_dir: Path, int8_dir: Path, val_dir: Path, threads: int, max_drop: float) -> QuantizeReport:
-    """Both directories read every ``gt.txt`` folder under ``val_dir``."""
-    report = QuantizeReport(max_drop=max_drop)
-    recognizers = {"fp32": OnnxRecognizer(fp32_dir, threads), "int8": OnnxRecognizer(int8_dir, threads)}
-    spec = recognizers["fp32"].spec
-    for label_file in label_files(val_dir):
-        name = dataset_name(label_file)
-        for key, recognizer in recognizers.items():
-            metric = getattr(report, key).setdefault(name, RecMetric())
-            for images, labels, _ in load_crops(label_file, spec, 64):
-                ids, scores = recognizer.infer(images)
-                metric.update([r.text for r in recognizer.codec.decode_ids(ids, scores)], labels)
-    return report
+    return batches
 
 
 def quantize(
@@ -153,7 +105,7 @@ def quantize(
     threads: int = 1,
     max_drop: float = MAX_DROP_POINTS,
     method: str = "dynamic",
-) -> QuantizeReport:
+) -> GateReport:
     """Write ``out_dir`` (model.onnx + rare.json) if INT8 keeps the accuracy; ``out_dir`` is untouched otherwise."""
     if method not in METHODS:
         raise BuildError(f"--method {method!r}: choose from {', '.join(METHODS)}")
@@ -168,7 +120,7 @@ def quantize(
         how = quantize_into(staging, model_dir / spec.onnx_file, spec, method, calib_dir, calib_crops)
         int8 = dataclasses.replace(spec, model_version=f"{spec.model_version}-int8", onnx_file="model.onnx", source=how)
         int8.save(staging)
-        report = compare(model_dir, staging, val_dir, threads, max_drop)
+        report = compare_int8(model_dir, staging, val_dir, threads, max_drop)
         if report.passed:
             swap_in(staging, out_dir, Path(tmp) / "previous")
     return report

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from rare.errors import RareError
 
 log = logging.getLogger("rare")
+# modules that only the [train] extra installs: a command that needs one says so instead of a traceback
+TRAINING_EXTRAS = {"torch", "onnx", "onnxconverter_common", "lmdb", "albumentations", "tqdm"}
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -28,14 +30,14 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_convert_paddle(args: argparse.Namespace) -> int:
-    from rare.commands import convert_paddle
+    from rare.export.commands import convert_paddle
 
     convert_paddle(args.config, args.pdparams, args.out, args.opt)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rare.commands import export
+    from rare.export.commands import export
 
     export(args.config, args.opt)
     return 0
@@ -63,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rare.evaluate import eval_from_config, write_json
+    from rare.train.evaluate import eval_from_config, write_json
 
     metrics = eval_from_config(args.config, args.opt)
     if args.json:
@@ -72,7 +74,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from rare.predict import predict_from_config
+    from rare.train.predict import predict_from_config
 
     return predict_from_config(args.config, args.opt)
 
@@ -160,6 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except RareError as exc:
         print(f"rare {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name not in TRAINING_EXTRAS:
+            raise
+        print(
+            f"rare {args.command}: needs the training extras (pip install -e '.[train]', or make test): "
+            f"no module named {exc.name!r}",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""

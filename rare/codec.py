@@ -10,7 +10,7 @@ Step 0 emits ``sos``, which is why at most 23 characters fit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,20 @@ DEFAULT_CHARACTERS = "0123456789abcdefghijklmnopqrstuvwxyz"
 SOS_TOKEN = "sos"
 EOS_TOKEN = "eos"
 NUM_STEPS = 25
+
+
+def ids_and_scores(outputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Model outputs by role -> per-step class ids [N, T] and their probabilities [N, T].
+
+    The compact ``ids`` and ``scores`` when the model has them (what ``rare export`` writes), else the argmax and max
+    of ``probs`` (softmax probabilities, or logits: only the argmax and the max matter for the text).
+    """
+    if "ids" in outputs and "scores" in outputs:
+        return np.asarray(outputs["ids"]), np.asarray(outputs["scores"], dtype=np.float32)
+    probs = np.asarray(outputs["probs"])
+    if probs.ndim != 3:
+        raise ValueError(f"expected probabilities [N, T, C], got shape {probs.shape}")
+    return probs.argmax(axis=2), probs.max(axis=2)
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ class LabelCodec:
         probs = np.asarray(probs)
         if probs.ndim != 3 or probs.shape[2] != self.num_classes:
             raise ValueError(f"expected probabilities [N, T, {self.num_classes}], got shape {probs.shape}")
-        return self.decode_ids(probs.argmax(axis=2), probs.max(axis=2), stop_at_eos)
+        return self.decode_ids(*ids_and_scores({"probs": probs}), stop_at_eos)
 
     def decode_ids(self, ids: np.ndarray, scores: np.ndarray, stop_at_eos: bool = True) -> list[Recognition]:
         """Decode per-step class ids [N, T] with their probabilities [N, T].

@@ -16,6 +16,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from rare.codec import LabelCodec
 from rare.config_schema import Config
 from rare.errors import RareError
 
@@ -169,3 +170,14 @@ def _coerce_scalar(tp: Any, value: Any, path: str) -> Any:
     if tp is str and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ConfigError(f"{path}: expected {tp.__name__}, got {type(value).__name__} {value!r}")
+
+
+def codec_from_config(cfg: Config) -> LabelCodec:
+    """The label codec that the config's dictionary settings describe."""
+    path = cfg.PostProcess.character_dict_path or cfg.Global.character_dict_path
+    use_space = cfg.PostProcess.use_space_char
+    if use_space is None:
+        use_space = cfg.Global.use_space_char
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{path}: character dictionary not found")
+    return LabelCodec.from_dict_file(path, use_space)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from rare.errors import RareError
-from rare.preprocess import to_bgr8
+from rare.preprocess import ImageError, to_bgr8
 
 DEFAULT_MAX_PIXELS = 40_000_000  # a 6000 x 6000 photo; word crops are far smaller
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm", ".pbm"}
@@ -103,3 +104,28 @@ def list_images(path: str | Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     raise ImageDecodeError(f"{path}: no such file or folder")
+
+
+@dataclass
+class ImageBatch:
+    """Crops read from a slice of paths: the decoded images, the positions (in ``paths``) they came from, and the
+    paths that could not be read with why."""
+
+    images: list[np.ndarray]
+    positions: list[int]
+    failed: list[tuple[Path, RareError]]
+
+
+def read_batches(paths: Sequence[str | Path], batch_size: int) -> Iterator[ImageBatch]:
+    """Read ``paths`` in order, ``batch_size`` at a time; an unreadable file is reported, never raised."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    for start in range(0, len(paths), batch_size):
+        batch = ImageBatch([], [], [])
+        for position in range(start, min(start + batch_size, len(paths))):
+            try:
+                batch.images.append(read_image(paths[position]))
+                batch.positions.append(position)
+            except (ImageDecodeError, ImageError) as exc:
+                batch.failed.append((Path(paths[position]), exc))
+        yield batch

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rare.codec import LabelCodec
-from rare.images import ImageDecodeError, list_images, read_image
+from rare.images import list_images, read_batches
 from rare.modelspec import ModelSpec, ModelSpecError, TensorSpec
 from rare.onnx_runtime import OnnxRecognizer, tensor_specs
 
@@ -62,15 +62,10 @@ def run_infer(
     recognizer = OnnxRecognizer(model_dir, spec=spec_for_directory(Path(model_dir), char_dict, use_space_char))
     paths = list_images(image_dir)
     failed = 0
-    for start in range(0, len(paths), batch_size):
-        batch, names = [], []
-        for path in paths[start : start + batch_size]:
-            try:
-                batch.append(read_image(path))
-                names.append(path)
-            except ImageDecodeError as exc:
-                failed += 1
-                log.error("skipping unreadable image %s", exc)
-        for path, result in zip(names, recognizer.recognize(batch), strict=True):
-            emit(f"Predicts of {path}: ({result.text!r}, {result.confidence})")
+    for batch in read_batches(paths, batch_size):
+        for path, exc in batch.failed:
+            failed += 1
+            log.error("skipping unreadable image %s: %s", path, exc)
+        for position, result in zip(batch.positions, recognizer.recognize(batch.images), strict=True):
+            emit(f"Predicts of {paths[position]}: ({result.text!r}, {result.confidence})")
     return failed

@@ -104,6 +104,11 @@ class ModelSpec:
     def codec(self) -> LabelCodec:
         return LabelCodec(self.characters, self.num_steps)
 
+    def fetched_roles(self) -> tuple[str, ...]:
+        """The outputs a runtime should fetch: the compact ``ids`` and ``scores`` when the graph has them (25 values
+        per step instead of 25 x classes), else ``probs``; :func:`rare.codec.ids_and_scores` takes either."""
+        return ("ids", "scores") if {"ids", "scores"} <= set(self.outputs) else ("probs",)
+
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Crops -> the model's input batch [N, C, H, W], with this model's geometry and resize."""
         return preprocess_batch(images, self.image_shape, self.resize)

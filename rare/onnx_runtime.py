@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from rare.codec import Recognition
+from rare.codec import Recognition, ids_and_scores
 from rare.modelspec import ModelSpec, ModelSpecError, TensorSpec
 
 ORT_DTYPES = {
@@ -81,17 +81,13 @@ class OnnxRecognizer:
         )
         self.spec.check_io(tensor_specs(self.session.get_inputs()), tensor_specs(self.session.get_outputs()))
         self.codec = self.spec.codec()
-        outs = self.spec.outputs
-        self.compact = "ids" in outs and "scores" in outs
-        self.fetch = [outs["ids"].name, outs["scores"].name] if self.compact else [outs["probs"].name]
+        self.roles = self.spec.fetched_roles()
+        self.fetch = [self.spec.outputs[role].name for role in self.roles]
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 [N, 3, 32, 100] -> per-step class ids [N, 25] and their probabilities [N, 25]."""
         results = self.session.run(self.fetch, {self.spec.input.name: batch})
-        if self.compact:
-            return results[0], results[1]
-        probs = results[0]
-        return probs.argmax(axis=2), probs.max(axis=2)
+        return ids_and_scores(dict(zip(self.roles, results, strict=True)))
 
     def recognize(self, images: Sequence[np.ndarray], stop_at_eos: bool = True) -> list[Recognition]:
         """BGR crops (any size) -> text, confidence and per-character confidences, in input order."""

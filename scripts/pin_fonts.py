@@ -23,10 +23,11 @@ NOT_TEXT = ("barcode", "redacted", "flow-", "blank", "wavefont", "linefont", "bi
 
 def families() -> dict:
     with urllib.request.urlopen(METADATA, timeout=120) as response:  # noqa: S310
-        archive = tarfile.open(fileobj=io.BytesIO(response.read()), mode="r:gz")
-    member = archive.extractfile("package/data/google-fonts-v2.json")
-    assert member is not None
-    return json.load(member)
+        data = response.read()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        member = archive.extractfile("package/data/google-fonts-v2.json")
+        assert member is not None
+        return json.load(member)
 
 
 def faces(family: dict) -> list[str]:

@@ -23,7 +23,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/constr
   # constraints pin every package (torch==2.13.0 keeps pip from pulling multi-GB CUDA builds)
   .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[$extras]"
   if [ "$purpose" = dev ]; then
-    # the CPU tritonserver 2.51 + Python backend for integration tests (build_engine.local_triton). The wheel declares
+    # the CPU tritonserver 2.51 + Python backend for integration tests (local_triton.server). The wheel declares
     # numpy<2 for its own Python API, which we never import: install it without its dependencies.
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -c requirements/constraints.txt \
       nvidia-pytriton==0.7.0

@@ -25,7 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def calib_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """rare convert-paddle of the calibration .pdparams (MobileNetV3 config)."""
     pytest.importorskip("torch")
-    from rare.commands import convert_paddle
+    from rare.export.commands import convert_paddle
 
     out = tmp_path_factory.mktemp("calib") / "mv3_calib.pt"
     convert_paddle(str(MV3_CONFIG), str(FIXTURES / "rare_mv3_calib.pdparams"), str(out), [])
@@ -35,7 +35,7 @@ def calib_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def calib_model_dir(calib_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """rare export of the converted calibration checkpoint: model.onnx + rare.json."""
-    from rare.commands import export
+    from rare.export.commands import export
 
     out = tmp_path_factory.mktemp("calib_export")
     export(
@@ -51,7 +51,7 @@ def calib_model_dir(calib_checkpoint: Path, tmp_path_factory: pytest.TempPathFac
 
 def val_crops(folder: str = "IIIT5K", count: int = 8) -> list[tuple[Path, str]]:
     """The first ``count`` (image path, label) pairs of a real_val folder."""
-    from rare.data.labelfile import read_label_file
+    from rare.labelfile import read_label_file
 
     entries = read_label_file(REAL_VAL / folder / "gt.txt")[:count]
     return [(e.path, e.label) for e in entries]

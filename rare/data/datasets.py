@@ -20,9 +20,9 @@ from torch.utils.data import Dataset
 
 from rare.codec import LabelCodec
 from rare.data.augment import Augmenter
-from rare.data.labelfile import dataset_name, read_label_file
 from rare.data.lmdb_io import LmdbReader
 from rare.images import ImageDecodeError, decode_image, read_image
+from rare.labelfile import dataset_name, read_label_file
 from rare.preprocess import ImageError, preprocess
 
 

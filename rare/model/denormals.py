@@ -9,9 +9,8 @@ Two remedies, used together:
 
 - :func:`denormals_flushed` sets the CPU's flush-to-zero / denormals-are-zero modes for PyTorch's math while
   training, evaluating and predicting;
-- :func:`zero_vanishing_` zeroes every floating-point parameter whose magnitude is below :data:`VANISHING`. With
-  activations below 1e4, such a weight moves any output by less than 1e-16, a billion times below float32's
-  resolution at 1, so no output changes (``rare export`` proves it with its ONNX Runtime vs PyTorch check).
+- :func:`zero_vanishing_` zeroes every float32 parameter whose magnitude is below :data:`rare.graph.VANISHING`
+  (no output changes: ``rare export`` proves it with its ONNX Runtime vs PyTorch check).
 """
 
 from __future__ import annotations
@@ -23,11 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-VANISHING = 1e-20
-# |w| < VANISHING compared on the bits, not as floats: inside denormals_flushed() (denormals-are-zero), the CPU
-# reads a subnormal input as 0, so a float comparison would call it zero and leave it in place.
-_ABS_MASK = 0x7FFFFFFF
-_VANISHING_BITS = int(np.float32(VANISHING).view(np.int32))
+from rare.graph import ABS_MASK, VANISHING
 
 
 @contextmanager
@@ -48,16 +43,8 @@ def zero_vanishing_(model: nn.Module, threshold: float = VANISHING) -> int:
     for param in model.parameters():
         if param.dtype != torch.float32:
             continue
-        magnitude = param.view(torch.int32) & _ABS_MASK  # the bits of |w|, ordered as |w| is
+        magnitude = param.view(torch.int32) & ABS_MASK  # the bits of |w|, ordered as |w| is
         tiny = (magnitude != 0) & (magnitude < limit)
         zeroed += int(tiny.sum())
         param.masked_fill_(tiny, 0.0)
     return zeroed
-
-
-def vanishing_mask(array: np.ndarray) -> np.ndarray:
-    """True where a float32 array holds 0 < |w| < :data:`VANISHING`, judged on the bits (see above)."""
-    if array.dtype != np.float32:
-        return np.zeros(array.shape, dtype=bool)  # float16 cannot hold 1e-20; graphs carry no float64
-    magnitude = array.view(np.int32) & _ABS_MASK
-    return (magnitude != 0) & (magnitude < _VANISHING_BITS)

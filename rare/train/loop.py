@@ -17,15 +17,15 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from rare.checkpoint import codec_from_config, load_weights, read_checkpoint, save_checkpoint
-from rare.config import Config, config_to_dict, load_config
+from rare.config import Config, codec_from_config, config_to_dict, load_config
 from rare.data.build import build_eval_datasets, build_train_dataset
 from rare.data.datasets import collate
-from rare.evaluate import evaluate_all, overall
+from rare.export.checkpoint import load_weights, read_checkpoint, save_checkpoint
 from rare.metrics import RecMetric, format_table
 from rare.model import build_model
 from rare.model.denormals import denormals_flushed, zero_vanishing_
 from rare.train import distributed as dist_utils
+from rare.train.evaluate import evaluate_all, overall
 from rare.train.logger import TrainLogger
 from rare.train.loss import attention_loss
 from rare.train.optim import build_optimizer, lr_at, set_lr
@@ -181,8 +181,7 @@ class Trainer:
     def _train_accuracy(self, logits: torch.Tensor | None, batch: dict) -> float | None:
         if logits is None or not self.cfg.Global.cal_metric_during_train:
             return None
-        scores, ids = logits.detach().float().max(dim=2)
-        preds = self.codec.decode_ids(ids.cpu().numpy(), scores.cpu().numpy())
+        preds = self.codec.decode(logits.detach().float().cpu().numpy())
         metric = RecMetric()
         metric.update([p.text for p in preds], batch["text"])
         return metric.acc

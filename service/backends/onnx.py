@@ -10,7 +10,8 @@ import numpy as np
 from rare.errors import RareError
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
-from service.backends.base import BackendStatus, MicroBatcher
+from service.backends.base import BackendStatus
+from service.batcher import MicroBatcher
 from service.errors import BackendFailed, BackendUnavailable, GatewayError
 from service.settings import Settings
 

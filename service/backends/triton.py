@@ -14,6 +14,7 @@ import numpy as np
 import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from rare.codec import ids_and_scores
 from rare.errors import RareError
 from rare.modelspec import ModelSpec, TensorSpec
 from service.backends.base import BackendStatus
@@ -99,11 +100,8 @@ class TritonBackend:
         spec = self.spec
         images = grpcclient.InferInput(spec.input.name, list(batch.shape), "FP32")
         images.set_data_from_numpy(batch)
-        wanted = (
-            [spec.outputs["ids"].name, spec.outputs["scores"].name]
-            if "ids" in spec.outputs
-            else [spec.outputs["probs"].name]
-        )
+        roles = spec.fetched_roles()
+        wanted = [spec.outputs[role].name for role in roles]
         try:
             result = await self._client.infer(
                 self.settings.triton_model,
@@ -114,10 +112,7 @@ class TritonBackend:
             )
         except InferenceServerException as exc:
             raise self._map_error(exc) from None
-        if len(wanted) == 2:
-            return result.as_numpy(wanted[0]), result.as_numpy(wanted[1])
-        probs = result.as_numpy(wanted[0])
-        return probs.argmax(axis=2), probs.max(axis=2)
+        return ids_and_scores({role: result.as_numpy(name) for role, name in zip(roles, wanted, strict=True)})
 
     def _map_error(self, exc: InferenceServerException) -> GatewayError:
         status, message = str(exc.status()), exc.message() or str(exc)

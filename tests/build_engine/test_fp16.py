@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from build_engine.errors import BuildError
 from build_engine.fp16 import convert_to_fp16, fp32_node_names
-from build_engine.verify import fp16_session
+from rare.gates.fp16 import fp16_session
 from rare.images import read_image
 from rare.preprocess import preprocess_batch
 from tests.conftest import val_crops

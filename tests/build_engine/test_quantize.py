@@ -7,9 +7,9 @@ from pathlib import Path
 import onnx
 import pytest
 
-from build_engine.quantize import QuantizeReport
-from rare.data.labelfile import read_label_file
+from rare.gates.report import GateReport
 from rare.images import read_image
+from rare.labelfile import read_label_file
 from rare.metrics import RecMetric
 from rare.onnx_runtime import OnnxRecognizer
 from tests.conftest import REAL_TRAIN, REPO, val_crops
@@ -108,5 +108,5 @@ def test_the_gate_allows_exactly_the_limit() -> None:
     def metric(correct: int) -> RecMetric:
         return RecMetric(count=1000, correct=correct, distance_sum=0.0)
 
-    assert QuantizeReport(fp32={"a": metric(900)}, int8={"a": metric(895)}).passed  # 0.5 point
-    assert not QuantizeReport(fp32={"a": metric(900)}, int8={"a": metric(894)}).passed
+    assert GateReport("INT8", 0.5, {"a": metric(900)}, {"a": metric(895)}).passed  # 0.5 point
+    assert not GateReport("INT8", 0.5, {"a": metric(900)}, {"a": metric(894)}).passed

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from build_engine.local_triton import TritonProcess, local_triton
 from build_engine.repository import write_repository
 from build_engine.triton_config import ServingOptions
+from local_triton.server import TritonProcess, local_triton
 
 MODEL_NAME = "rare"
 MAX_BATCH_SIZE = 32

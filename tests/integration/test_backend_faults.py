@@ -16,9 +16,9 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from build_engine.local_triton import Ports, TritonProcess, free_ports
 from build_engine.repository import write_repository
 from build_engine.triton_config import ServingOptions
+from local_triton.server import Ports, TritonProcess, free_ports
 from tests.conftest import val_crops
 from tests.service.conftest import Gateway, start_gateway, stop_gateway
 

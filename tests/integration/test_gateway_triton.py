@@ -11,7 +11,7 @@ import httpx
 import pytest
 import tritonclient.grpc as grpcclient
 
-from build_engine.local_triton import TritonProcess
+from local_triton.server import TritonProcess
 from tests.conftest import val_crops
 from tests.service.conftest import Gateway, start_gateway, stop_gateway
 

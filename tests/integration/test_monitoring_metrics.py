@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from build_engine.local_triton import TritonProcess
+from local_triton.server import TritonProcess
 from tests.conftest import val_crops
 from tests.deploy.promql import all_queries, unresolved
 from tests.service.conftest import Gateway, start_gateway, stop_gateway

@@ -12,8 +12,8 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as grpcaio
 from tritonclient.utils import InferenceServerException
 
-from build_engine.local_triton import TritonProcess, TritonStartError, local_triton
 from build_engine.triton_config import spec_from_config
+from local_triton.server import TritonProcess, TritonStartError, local_triton
 from rare.images import read_image
 from rare.modelspec import ModelSpec
 from rare.preprocess import preprocess_batch

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from rare.checkpoint import read_checkpoint
-from rare.data.labelfile import read_label_file
+from rare.export.checkpoint import read_checkpoint
 from rare.images import read_image
+from rare.labelfile import read_label_file
 from rare.metrics import RecMetric
 from rare.onnx_runtime import OnnxRecognizer
 from tests.conftest import REAL_VAL, REPO
@@ -75,7 +75,7 @@ def test_shipped_graphs_carry_no_vanishing_weights(graph) -> None:
     """Subnormal or vanishing weights put every CPU kernel that touches them on the slow denormal path."""
     import onnx
 
-    from rare.export import count_vanishing
+    from rare.graph import count_vanishing
 
     assert count_vanishing(onnx.load(str(graph))) == 0
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rare.config import load_config
+from rare.export.paddle import paddle_to_state_dict, read_pdparams
 from rare.model import build_model
-from rare.paddle_import import paddle_to_state_dict, read_pdparams
 from tests.conftest import FIXTURES, MV3_CONFIG, R34_CONFIG
 
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 import yaml
 
-from rare.checkpoint import read_checkpoint
-from rare.evaluate import eval_from_config
+from rare.export.checkpoint import read_checkpoint
+from rare.train.evaluate import eval_from_config
 from rare.train.loop import train_from_config
 from rare.train.loss import attention_loss
 from tests.conftest import MV3_CONFIG, REAL_VAL

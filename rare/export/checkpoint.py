@@ -18,27 +18,16 @@ from typing import Any
 import torch
 
 from rare.codec import LabelCodec
-from rare.config import Config, config_to_dict
+from rare.config import Config, codec_from_config, config_to_dict
 from rare.errors import RareError
+from rare.export.paddle import PaddleImportError, convert_pdparams
 from rare.model import RARE, build_model
-from rare.paddle_import import PaddleImportError, convert_pdparams
 
 FORMAT = "rare-checkpoint/1"
 
 
 class CheckpointError(RareError, ValueError):
     """A checkpoint is missing, unreadable, or does not fit the configured model."""
-
-
-def codec_from_config(cfg: Config) -> LabelCodec:
-    """The label codec that the config's dictionary settings describe."""
-    path = cfg.PostProcess.character_dict_path or cfg.Global.character_dict_path
-    use_space = cfg.PostProcess.use_space_char
-    if use_space is None:
-        use_space = cfg.Global.use_space_char
-    if path and not Path(path).is_file():
-        raise CheckpointError(f"{path}: character dictionary not found")
-    return LabelCodec.from_dict_file(path, use_space)
 
 
 def save_checkpoint(path: str | Path, model: RARE, cfg: Config, codec: LabelCodec, **extra: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rare.paddle_import import PaddleImportError, read_pdparams
+from rare.export.paddle import PaddleImportError, read_pdparams
 from tests.conftest import FIXTURES, MV3_CONFIG, R34_CONFIG
 
 
@@ -39,7 +39,7 @@ def test_reads_without_paddle_and_drops_bookkeeping() -> None:
 
 
 def test_convert_writes_a_project_checkpoint(calib_checkpoint: Path) -> None:
-    from rare.checkpoint import read_checkpoint
+    from rare.export.checkpoint import read_checkpoint
 
     payload = read_checkpoint(calib_checkpoint)
     assert payload["charset"] == list("0123456789abcdefghijklmnopqrstuvwxyz")
@@ -86,8 +86,8 @@ def test_shape_mismatch_and_unused_keys_are_named() -> None:
     import torch
 
     from rare.config import load_config
+    from rare.export.paddle import paddle_to_state_dict
     from rare.model import build_model
-    from rare.paddle_import import paddle_to_state_dict
 
     model = build_model(load_config(MV3_CONFIG).Architecture, 38)
     params = read_pdparams(FIXTURES / "rare_mv3_calib.pdparams")

@@ -8,7 +8,7 @@ server with this interpreter's ``bin`` first on ``PATH``: the stub then runs our
     with local_triton("model_repository") as server:
         client = tritonclient.grpc.InferenceServerClient(server.grpc_url)
 
-    python -m build_engine.local_triton --repository model_repository   # foreground; Ctrl-C stops it
+    python -m local_triton --repository model_repository   # foreground; Ctrl-C stops it
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from build_engine.errors import BuildError
+from rare.errors import RareError
 
 HOST = "127.0.0.1"
 
 
-class TritonStartError(BuildError):
+class TritonStartError(RareError, RuntimeError):
     """tritonserver is missing, exited, or did not become ready in time (the message ends with its log)."""
 
 
@@ -260,7 +260,7 @@ def raise_interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m build_engine.local_triton",
+        prog="python -m local_triton",
         description="Run the CPU tritonserver of nvidia-pytriton on a model repository (127.0.0.1, foreground; "
         "Ctrl-C or SIGTERM stops it).",
     )
@@ -276,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ports = Ports(args.grpc_port, args.http_port, args.metrics_port)
         try:
             server = TritonProcess(args.repository, ports, Path(scratch))
-        except BuildError as exc:
+        except RareError as exc:
             sys.stderr.write(f"local_triton: error: {exc}\n")
             return 2
         server.start()

@@ -9,9 +9,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from rare.checkpoint import model_from_checkpoint, read_checkpoint
 from rare.config import load_config
-from rare.export import TENSORRT_OPS, ExportError, check_graph
+from rare.export.checkpoint import model_from_checkpoint, read_checkpoint
+from rare.graph import TENSORRT_OPS, GraphError, check_graph
 from rare.modelspec import ModelSpec
 from tests.conftest import FIXTURES, MV3_CONFIG
 
@@ -66,13 +66,13 @@ def test_check_graph_rejects_float64_and_unknown_ops(tmp_path: Path) -> None:
     graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
     path = tmp_path / "f64.onnx"
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
-    with pytest.raises(ExportError, match="float64"):
+    with pytest.raises(GraphError, match="float64"):
         check_graph(path)
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 2])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [])
     graph = onnx.helper.make_graph([onnx.helper.make_node("Det", ["x"], ["y"])], "g", [x], [y])
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
-    with pytest.raises(ExportError, match=r"outside the TensorRT-supported set: \['Det'\]"):
+    with pytest.raises(GraphError, match=r"outside the TensorRT-supported set: \['Det'\]"):
         check_graph(path)
 
 
@@ -110,8 +110,8 @@ BITS = [0x000AE398, -0x6A086978, 0x1C971DA0, 0x0ECAD2F8]
 
 def test_export_zeroes_vanishing_weights_and_check_graph_refuses_them(calib_checkpoint: Path, tmp_path: Path) -> None:
     """A weight at 1e-39 (subnormal) or 1e-25 changes no output; export zeroes it, and a graph that holds one fails."""
-    from rare.commands import export
-    from rare.export import count_vanishing, zero_vanishing_constants
+    from rare.export.commands import export
+    from rare.graph import count_vanishing, zero_vanishing_constants
 
     payload = read_checkpoint(calib_checkpoint)
     conv = next(k for k, v in payload["state_dict"].items() if k.endswith("conv.weight") and v.dim() == 4)
@@ -128,14 +128,14 @@ def test_export_zeroes_vanishing_weights_and_check_graph_refuses_them(calib_chec
     values.view(np.int32).flat[:2] = [BITS[0], BITS[3]]
     tensor.CopyFrom(onnx.numpy_helper.from_array(values, tensor.name))
     onnx.save(graph, tmp_path / "vanishing.onnx")
-    with pytest.raises(ExportError, match="2 vanishing weights"):
+    with pytest.raises(GraphError, match="2 vanishing weights"):
         check_graph(tmp_path / "vanishing.onnx")
     assert zero_vanishing_constants(graph) == 2 and count_vanishing(graph) == 0
 
 
 def test_rare_json_records_the_resize(calib_model_dir: Path, calib_checkpoint: Path, tmp_path: Path) -> None:
     """PaddleOCR models keep bilinear (and their parity); a model trained with area resize is served with it."""
-    from rare.commands import export
+    from rare.export.commands import export
 
     assert ModelSpec.load(calib_model_dir).resize == "bilinear"
     export(

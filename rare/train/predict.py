@@ -6,13 +6,14 @@ import logging
 
 import torch
 
-from rare.checkpoint import model_from_checkpoint
+from rare.codec import ids_and_scores
 from rare.config import ConfigError, load_config
-from rare.images import ImageDecodeError, list_images, read_image
+from rare.export.checkpoint import model_from_checkpoint
+from rare.images import list_images, read_batches
 from rare.model.denormals import denormals_flushed
 from rare.preprocess import preprocess_batch
 
-log = logging.getLogger("rare.predict")
+log = logging.getLogger("rare.train.predict")
 BATCH = 32
 
 
@@ -24,20 +25,16 @@ def predict_from_config(path: str, overrides: list[str]) -> int:
     model, codec, _ = model_from_checkpoint(cfg.Global.pretrained_model, cfg)
     model.eval()
     paths, failed = list_images(cfg.Global.infer_img), 0
-    for start in range(0, len(paths), BATCH):
-        images, names = [], []
-        for p in paths[start : start + BATCH]:
-            try:
-                images.append(read_image(p))
-                names.append(p)
-            except ImageDecodeError as exc:
-                failed += 1
-                log.error("skipping unreadable image %s", exc)
-        if not images:
+    for batch in read_batches(paths, BATCH):
+        for unreadable, exc in batch.failed:
+            failed += 1
+            log.error("skipping unreadable image %s: %s", unreadable, exc)
+        if not batch.images:
             continue
         with torch.no_grad(), denormals_flushed():
-            scores, ids = model(torch.from_numpy(preprocess_batch(images, resize=cfg.Global.resize))).max(dim=2)
-        results = codec.decode_ids(ids.numpy(), scores.numpy(), cfg.PostProcess.stop_at_eos)
-        for name, result in zip(names, results, strict=True):
-            print(f"Predicts of {name}: ({result.text!r}, {result.confidence})")  # noqa: T201
+            probs = model(torch.from_numpy(preprocess_batch(batch.images, resize=cfg.Global.resize)))
+        ids, scores = ids_and_scores({"probs": probs.numpy()})
+        results = codec.decode_ids(ids, scores, cfg.PostProcess.stop_at_eos)
+        for position, result in zip(batch.positions, results, strict=True):
+            print(f"Predicts of {paths[position]}: ({result.text!r}, {result.confidence})")  # noqa: T201
     return 1 if failed else 0

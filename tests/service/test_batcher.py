@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from service.backends.base import MicroBatcher
+from service.batcher import MicroBatcher
 from service.errors import BackendUnavailable
 
 

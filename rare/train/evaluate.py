@@ -11,12 +11,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from rare.checkpoint import model_from_checkpoint
 from rare.codec import LabelCodec
 from rare.config import ConfigError, load_config
 from rare.config_schema import LoaderConfig
 from rare.data.build import build_eval_datasets
 from rare.data.datasets import RecDataset, collate
+from rare.export.checkpoint import model_from_checkpoint
 from rare.metrics import RecMetric, format_table, overall
 from rare.model.denormals import denormals_flushed
 
@@ -46,9 +46,7 @@ def evaluate(
         skipped.update(batch["skipped"])
         if not batch["text"]:
             continue
-        probs = model(batch["image"].to(device))
-        scores, ids = probs.float().max(dim=2)
-        preds = codec.decode_ids(ids.cpu().numpy(), scores.cpu().numpy())
+        preds = codec.decode(model(batch["image"].to(device)).float().cpu().numpy())
         metric.update([p.text for p in preds], batch["text"])
     model.train(was_training)
     return metric, skipped

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rare.checkpoint import codec_from_config, model_from_checkpoint, save_checkpoint
-from rare.config import ConfigError, load_config
-from rare.export import export_model_dir
+from rare.config import ConfigError, codec_from_config, load_config
+from rare.export.checkpoint import model_from_checkpoint, save_checkpoint
+from rare.export.onnx import export_model_dir
+from rare.export.paddle import convert_pdparams
 from rare.model import build_model
-from rare.paddle_import import convert_pdparams
 
 log = logging.getLogger("rare")
 

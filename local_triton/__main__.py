@@ -1,0 +1,5 @@
+import sys
+
+from local_triton.server import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Checkpoints, ONNX export and the PaddleOCR import (need torch)."""
