@@ -53,7 +53,7 @@ class TransformConfig:
 
 @dataclass
 class BackboneConfig:
-    name: Literal["ResNet", "MobileNetV3"] = "MobileNetV3"
+    name: Literal["ResNet", "MobileNetV3"] = "MobileNetV3"  # the keys of rare.model.rare.BACKBONES
     layers: Literal[34] = 34
     model_name: Literal["large"] = "large"
     scale: float = 0.5
@@ -154,7 +154,9 @@ class DatasetConfig:
     label_file_list: list[str] = field(default_factory=list)
     ratio_list: list[float] = field(default_factory=lambda: [1.0])
     delimiter: str = "\t"
-    transforms: list[Any] | None = None  # PaddleOCR's op list; must be the RARE chain (see rare.data.checks)
+    transforms: list[Any] | None = (
+        None  # PaddleOCR's op list; must be the RARE chain (rare.data.build.check_transforms)
+    )
     weight: float = 1.0  # ours: share of this source in a MultiDataSet batch
     num_samples: int = 0  # ours: samples per epoch for SynthDataSet / MultiDataSet (0: sum of finite sources)
     augment: bool = False  # ours: photometric/geometric augmentation of real crops

@@ -16,9 +16,9 @@ from rare.codec import LabelCodec
 from rare.images import list_images, read_batches
 from rare.modelspec import ModelSpec, ModelSpecError, TensorSpec
 from rare.onnx_runtime import OnnxRecognizer, tensor_specs
+from rare.preprocess import IMAGE_SHAPE
 
 log = logging.getLogger("rare.infer")
-RARE_IMAGE_SHAPE = [3, 32, 100]
 
 
 def spec_for_directory(model_dir: Path, char_dict: str | None, use_space_char: bool) -> ModelSpec:
@@ -40,7 +40,7 @@ def spec_for_directory(model_dir: Path, char_dict: str | None, use_space_char: b
         model_version="1",
         characters=codec.characters,
         input=images,
-        outputs={"probs": TensorSpec(probs.name, probs.dtype, [-1, 25, codec.num_classes])},
+        outputs={"probs": TensorSpec(probs.name, probs.dtype, [-1, codec.num_steps, codec.num_classes])},
         onnx_file=onnx_files[0].name,
         source=str(onnx_files[0]),
     )
@@ -57,7 +57,7 @@ def run_infer(
 ) -> int:
     """Print ``Predicts of <image>: ('text', confidence)`` per image; returns the number of unreadable files."""
     shape = [int(v) for v in image_shape.replace(" ", "").split(",")]
-    if shape != RARE_IMAGE_SHAPE:
+    if shape != list(IMAGE_SHAPE):
         raise ModelSpecError(f"--rec_image_shape {image_shape!r}: RARE's TPS grid is built for 3,32,100 only")
     recognizer = OnnxRecognizer(model_dir, spec=spec_for_directory(Path(model_dir), char_dict, use_space_char))
     paths = list_images(image_dir)

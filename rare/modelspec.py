@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from rare.codec import LabelCodec
+from rare.codec import NUM_STEPS, LabelCodec
 from rare.errors import RareError
-from rare.preprocess import RESIZES, preprocess_batch
+from rare.preprocess import IMAGE_SHAPE, RESIZES, preprocess_batch
 
 FORMAT = "rare-model/1"
 OUTPUT_ROLES = ("probs", "ids", "scores")
@@ -65,8 +65,8 @@ class ModelSpec:
     characters: list[str]
     input: TensorSpec
     outputs: dict[str, TensorSpec]
-    image_shape: list[int] = field(default_factory=lambda: [3, 32, 100])
-    num_steps: int = 25
+    image_shape: list[int] = field(default_factory=lambda: list(IMAGE_SHAPE))
+    num_steps: int = NUM_STEPS
     sos_index: int = 0
     eos_index: int = -1
     num_classes: int = 0
@@ -197,10 +197,10 @@ def normalize_dtype(dtype: str) -> str:
 
 def our_io(num_classes: int, batch: int = -1) -> tuple[TensorSpec, dict[str, TensorSpec]]:
     """The input and outputs of graphs written by ``rare export``."""
-    images = TensorSpec("images", "float32", [batch, 3, 32, 100])
+    images = TensorSpec("images", "float32", [batch, *IMAGE_SHAPE])
     outputs = {
-        "probs": TensorSpec("probs", "float32", [batch, 25, num_classes]),
-        "ids": TensorSpec("ids", "int32", [batch, 25]),
-        "scores": TensorSpec("scores", "float32", [batch, 25]),
+        "probs": TensorSpec("probs", "float32", [batch, NUM_STEPS, num_classes]),
+        "ids": TensorSpec("ids", "int32", [batch, NUM_STEPS]),
+        "scores": TensorSpec("scores", "float32", [batch, NUM_STEPS]),
     }
     return images, outputs

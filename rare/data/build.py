@@ -7,6 +7,7 @@ from rare.config import ConfigError
 from rare.config_schema import DatasetConfig
 from rare.data.datasets import LabelFileSource, LmdbSource, RecDataset, SynthSource
 from rare.data.lmdb_io import find_lmdbs
+from rare.preprocess import IMAGE_SHAPE
 
 TRANSFORM_CHAIN = ("DecodeImage", "AttnLabelEncode", "RecResizeImg", "KeepKeys")
 
@@ -48,8 +49,10 @@ def check_transforms(cfg: DatasetConfig) -> None:
     if tuple(names) != TRANSFORM_CHAIN:
         raise ConfigError(f"transforms: RARE uses exactly {list(TRANSFORM_CHAIN)}, got {names}")
     resize = cfg.transforms[2].get("RecResizeImg") or {}
-    if list(resize.get("image_shape", [3, 32, 100])) != [3, 32, 100]:
-        raise ConfigError("transforms: RecResizeImg.image_shape must be [3, 32, 100] (the TPS grid is built for it)")
+    if list(resize.get("image_shape", IMAGE_SHAPE)) != list(IMAGE_SHAPE):
+        raise ConfigError(
+            f"transforms: RecResizeImg.image_shape must be {list(IMAGE_SHAPE)} (the TPS grid is built for it)"
+        )
 
 
 def build_train_dataset(cfg: DatasetConfig, codec: LabelCodec, seed: int, resize: str = "bilinear") -> RecDataset:

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rare.codec import LabelCodec
+from rare.codec import NUM_STEPS, LabelCodec
 from rare.data.augment import Augmenter
 from rare.data.lmdb_io import LmdbReader
 from rare.images import ImageDecodeError, decode_image, read_image
 from rare.labelfile import dataset_name, read_label_file
-from rare.preprocess import ImageError, preprocess
+from rare.preprocess import IMAGE_SHAPE, ImageError, preprocess
 
 
 class Source(Protocol):
@@ -168,22 +168,33 @@ class RecDataset(Dataset):
         return {"image": preprocess(image, resize=self.resize), "label": label, "length": length, "text": text}
 
 
-def collate(samples: list[dict | Skipped]) -> dict:
-    """Stack the good samples; count the skipped ones by reason (``batch["skipped"]``)."""
+@dataclass
+class Batch:
+    """What the loader yields: the good samples stacked, and the skipped ones counted by reason."""
+
+    image: torch.Tensor  # float32 [N, 3, 32, 100]
+    label: torch.Tensor  # int64 [N, 25]: sos, characters, eos, then sos (rare.codec)
+    length: torch.Tensor  # int64 [N]: characters per label
+    text: list[str]  # the labels as read, for accuracy
+    skipped: dict[str, int]  # "unreadable" / "bad_label" -> count
+
+
+def collate(samples: list[dict | Skipped]) -> Batch:
+    """Stack the good samples; count the skipped ones by reason."""
     good = [s for s in samples if not isinstance(s, Skipped)]
-    skipped = Counter(s.reason for s in samples if isinstance(s, Skipped))
+    skipped = dict(Counter(s.reason for s in samples if isinstance(s, Skipped)))
     if not good:
-        return {
-            "image": torch.zeros(0, 3, 32, 100),
-            "label": torch.zeros(0, 25, dtype=torch.long),
-            "length": torch.zeros(0, dtype=torch.long),
-            "text": [],
-            "skipped": dict(skipped),
-        }
-    return {
-        "image": torch.from_numpy(np.stack([s["image"] for s in good])),
-        "label": torch.from_numpy(np.stack([s["label"] for s in good])),
-        "length": torch.tensor([s["length"] for s in good], dtype=torch.long),
-        "text": [s["text"] for s in good],
-        "skipped": dict(skipped),
-    }
+        return Batch(
+            torch.zeros(0, *IMAGE_SHAPE),
+            torch.zeros(0, NUM_STEPS, dtype=torch.long),
+            torch.zeros(0, dtype=torch.long),
+            [],
+            skipped,
+        )
+    return Batch(
+        torch.from_numpy(np.stack([s["image"] for s in good])),
+        torch.from_numpy(np.stack([s["label"] for s in good])),
+        torch.tensor([s["length"] for s in good], dtype=torch.long),
+        [s["text"] for s in good],
+        skipped,
+    )

@@ -21,7 +21,9 @@ from rare.errors import RareError
 from rare.graph import check_graph, zero_vanishing_constants
 from rare.model import RARE, InferenceModel
 from rare.model.denormals import zero_vanishing_
+from rare.model.rare import backbone_of
 from rare.modelspec import ModelSpec, normalization, our_io
+from rare.preprocess import IMAGE_SHAPE
 
 OPSET = 17
 
@@ -40,7 +42,7 @@ def export_onnx(model: RARE, path: str | Path) -> None:
     """Trace ``model`` (on CPU, eval mode) to ONNX with a dynamic batch dimension; zero vanishing weights in both."""
     zero_vanishing_(model)
     wrapper = InferenceModel(model.cpu()).eval()
-    dummy = torch.zeros(2, 3, 32, 100)
+    dummy = torch.zeros(2, *IMAGE_SHAPE)
     dynamic = {name: {0: "batch"} for name in ("images", "probs", "ids", "scores")}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer chatter about the LSTM and the unrolled loop
@@ -64,17 +66,12 @@ def compare_with_torch(model: RARE, path: str | Path, batch: int = 4, seed: int 
     """Max |ONNX Runtime - PyTorch| of the probabilities on random images in [-1, 1]."""
     import onnxruntime as ort
 
-    images = np.random.default_rng(seed).uniform(-1, 1, (batch, 3, 32, 100)).astype(np.float32)
+    images = np.random.default_rng(seed).uniform(-1, 1, (batch, *IMAGE_SHAPE)).astype(np.float32)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (ort_probs,) = session.run(["probs"], {"images": images})
     with torch.no_grad():
         torch_probs = model.eval()(torch.from_numpy(images)).numpy()
     return float(np.abs(ort_probs - torch_probs).max())
-
-
-def architecture_name(cfg: Config) -> str:
-    backbone = {"ResNet": "r34_vd", "MobileNetV3": "mv3"}[cfg.Architecture.Backbone.name]
-    return f"rec_{backbone}_tps_bilstm_att"
 
 
 def export_model_dir(
@@ -100,7 +97,7 @@ def export_model_dir(
         lowercase=codec.lowercase,
         normalization=normalization(cfg.Global.resize),
         resize=cfg.Global.resize,
-        architecture=architecture_name(cfg),
+        architecture=backbone_of(cfg.Architecture.Backbone).architecture,
         source=source,
     )
     spec.save(out_dir)

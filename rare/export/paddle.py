@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from rare.errors import RareError
+from rare.model.rare import BACKBONES, Backbone
 
 ALLOWED_GLOBALS = {
     ("numpy", "ndarray"),
@@ -128,17 +129,11 @@ def _check_architecture(params: dict[str, np.ndarray], target: dict[str, torch.T
     model_backbone = _backbone_kind(target)
     if file_backbone and model_backbone and file_backbone != model_backbone:
         raise PaddleImportError(
-            f"the file holds a {file_backbone} model but the config builds {model_backbone}: "
-            f"use configs/{BACKBONE_CONFIGS[file_backbone]}.yml"
+            f"the file holds a {file_backbone.architecture} model but the config builds "
+            f"{model_backbone.architecture}: use configs/{file_backbone.architecture}.yml"
         )
 
 
-BACKBONE_CONFIGS = {"ResNet34_vd": "rec_r34_vd_tps_bilstm_att", "MobileNetV3": "rec_mv3_tps_bilstm_att"}
-
-
-def _backbone_kind(keys: dict[str, Any]) -> str | None:
-    if any(k.startswith("backbone.conv1_1.") for k in keys):
-        return "ResNet34_vd"
-    if any(k.startswith("backbone.blocks.") for k in keys):
-        return "MobileNetV3"
-    return None
+def _backbone_kind(keys: dict[str, Any]) -> Backbone | None:
+    """The backbone whose parameter names the keys carry."""
+    return next((b for b in BACKBONES.values() if any(k.startswith(b.key_prefix) for k in keys)), None)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NUM_STEPS = 25
+from rare.codec import NUM_STEPS
 
 
 class StepConstants(NamedTuple):

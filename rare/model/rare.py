@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from rare.config_schema import ArchitectureConfig
+from rare.config import ConfigError
+from rare.config_schema import ArchitectureConfig, BackboneConfig
 from rare.model.head import AttentionHead
 from rare.model.mobilenet_v3 import MobileNetV3
 from rare.model.neck import SequenceEncoder
@@ -43,12 +47,31 @@ class InferenceModel(nn.Module):
         return probs, ids.to(torch.int32), scores
 
 
+@dataclass(frozen=True)
+class Backbone:
+    """One backbone choice: how to build it, the architecture name exports carry, and the state_dict prefix only its
+    checkpoints have (what tells a PaddleOCR file of one config from the other)."""
+
+    build: Callable[[BackboneConfig, int], nn.Module]
+    architecture: str
+    key_prefix: str
+
+
+# The one table of backbones, by Architecture.Backbone.name: a new backbone is one entry here.
+BACKBONES = {
+    "MobileNetV3": Backbone(lambda cfg, c: MobileNetV3(c, cfg.scale), "rec_mv3_tps_bilstm_att", "backbone.blocks."),
+    "ResNet": Backbone(lambda cfg, c: ResNetVd(c, cfg.layers), "rec_r34_vd_tps_bilstm_att", "backbone.conv1_1."),
+}
+
+
+def backbone_of(cfg: BackboneConfig) -> Backbone:
+    if cfg.name not in BACKBONES:
+        raise ConfigError(f"Architecture.Backbone.name {cfg.name!r}: choose from {sorted(BACKBONES)}")
+    return BACKBONES[cfg.name]
+
+
 def build_backbone(arch: ArchitectureConfig, in_channels: int) -> nn.Module:
-    if arch.Backbone.name == "MobileNetV3":
-        return MobileNetV3(in_channels, arch.Backbone.scale)
-    if arch.Backbone.name == "ResNet":
-        return ResNetVd(in_channels, arch.Backbone.layers)
-    raise ValueError(f"unknown backbone {arch.Backbone.name!r}; choose from ['MobileNetV3', 'ResNet']")
+    return backbone_of(arch.Backbone).build(arch.Backbone, in_channels)
 
 
 def build_model(arch: ArchitectureConfig, num_classes: int) -> RARE:

@@ -43,11 +43,11 @@ def evaluate(
     model.eval()
     metric, skipped = RecMetric(), Counter()
     for batch in loader:
-        skipped.update(batch["skipped"])
-        if not batch["text"]:
+        skipped.update(batch.skipped)
+        if not batch.text:
             continue
-        preds = codec.decode(model(batch["image"].to(device)).float().cpu().numpy())
-        metric.update([p.text for p in preds], batch["text"])
+        preds = codec.decode(model(batch.image.to(device)).float().cpu().numpy())
+        metric.update([p.text for p in preds], batch.text)
     model.train(was_training)
     return metric, skipped
 

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from rare.config import Config, codec_from_config, config_to_dict, load_config
 from rare.data.build import build_eval_datasets, build_train_dataset
-from rare.data.datasets import collate
+from rare.data.datasets import Batch, collate
 from rare.export.checkpoint import load_weights, read_checkpoint, save_checkpoint
 from rare.metrics import RecMetric, format_table
 from rare.model import build_model
@@ -142,8 +142,8 @@ class Trainer:
                     loss,
                     acc,
                     self.optimizer.param_groups[0]["lr"],
-                    len(batch["text"]) * self.rt.world_size,
-                    batch["skipped"],
+                    len(batch.text) * self.rt.world_size,
+                    batch.skipped,
                 )
                 if self._eval_due():
                     self.evaluate_and_save()
@@ -156,12 +156,12 @@ class Trainer:
         self.logger.close()
         return self.best
 
-    def train_step(self, batch: dict) -> tuple[float, float | None]:
-        images = batch["image"].to(self.rt.device, non_blocking=True)
+    def train_step(self, batch: Batch) -> tuple[float, float | None]:
+        images = batch.image.to(self.rt.device, non_blocking=True)
         if self.cpu:
             images = images.contiguous(memory_format=torch.channels_last)
-        labels = batch["label"].to(self.rt.device)
-        lengths = batch["length"].to(self.rt.device)
+        labels = batch.label.to(self.rt.device)
+        lengths = batch.length.to(self.rt.device)
         loss_cfg = self.cfg.Loss
         with torch.autocast(self.rt.device.type, dtype=torch.float16, enabled=self.amp):
             if len(labels):
@@ -178,12 +178,12 @@ class Trainer:
         self.scaler.update()
         return float(loss.detach()), self._train_accuracy(logits, batch)
 
-    def _train_accuracy(self, logits: torch.Tensor | None, batch: dict) -> float | None:
+    def _train_accuracy(self, logits: torch.Tensor | None, batch: Batch) -> float | None:
         if logits is None or not self.cfg.Global.cal_metric_during_train:
             return None
         preds = self.codec.decode(logits.detach().float().cpu().numpy())
         metric = RecMetric()
-        metric.update([p.text for p in preds], batch["text"])
+        metric.update([p.text for p in preds], batch.text)
         return metric.acc
 
     def _eval_due(self) -> bool:

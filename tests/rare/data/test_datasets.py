@@ -45,8 +45,8 @@ def test_bad_samples_are_skipped_and_counted(tmp_path: Path) -> None:
     assert isinstance(items[0], dict) and items[0]["image"].shape == (3, 32, 100) and items[0]["length"] == 2
     assert items[1:] == [Skipped("unreadable"), Skipped("bad_label"), Skipped("bad_label")]
     batch = collate(items)
-    assert batch["image"].shape == (1, 3, 32, 100) and batch["skipped"] == {"unreadable": 1, "bad_label": 2}
-    assert collate(items[1:])["image"].shape == (0, 3, 32, 100)
+    assert batch.image.shape == (1, 3, 32, 100) and batch.skipped == {"unreadable": 1, "bad_label": 2}
+    assert collate(items[1:]).image.shape == (0, 3, 32, 100)
 
 
 def test_label_file_source_reads_real_val() -> None:

@@ -64,7 +64,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, Path, str]]:
         "other config": (
             R34_CONFIG,
             FIXTURES / "rare_mv3_calib.pdparams",
-            "holds a MobileNetV3 model but the config builds ResNet34_vd",
+            "holds a rec_mv3_tps_bilstm_att model but the config builds rec_r34_vd_tps_bilstm_att",
         ),
         "missing": (MV3_CONFIG, tmp / "nope.pdparams", "file not found"),
     }
