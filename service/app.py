@@ -27,9 +27,10 @@ def build_backend(settings: Settings) -> Backend:
     return TritonBackend(settings) if settings.use_triton else OnnxBackend(settings)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+    """The gateway; ``backend`` defaults to the one the settings choose (tests pass a fake ``Backend``)."""
     settings = settings or Settings()
-    backend = build_backend(settings)
+    backend = backend or build_backend(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,10 @@ class GatewayError(Exception):
         if retry_after is not None:
             self.retry_after = retry_after
 
+    def headers(self) -> dict[str, str]:
+        """Response headers this error carries (Retry-After, WWW-Authenticate)."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+
 
 class BadRequest(GatewayError):
     status, code = 400, "bad_request"
@@ -41,6 +45,13 @@ class NoImages(BadRequest):
 
 class MalformedBody(BadRequest):
     code = "malformed_body"
+
+
+class Unauthorized(GatewayError):
+    status, code = 401, "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class TooManyImages(GatewayError):
@@ -80,7 +91,7 @@ def _request_id(request: Request) -> str | None:
 
 
 async def gateway_error_handler(request: Request, exc: GatewayError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    headers = exc.headers() or None
     if exc.status >= 500:
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
     return JSONResponse(error_body(exc.code, exc.message, _request_id(request)), exc.status, headers=headers)

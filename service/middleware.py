@@ -14,7 +14,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
-from service.errors import PayloadTooLarge, error_body
+from service.errors import GatewayError, Overloaded, PayloadTooLarge, Unauthorized, error_body
 from service.settings import Settings
 
 log = logging.getLogger("rare.access")
@@ -49,7 +49,7 @@ class GatewayMiddleware:
 
         rejection = self._reject(scope, headers)
         if rejection is not None:
-            await _send_json(send_with_id, *rejection, request_id)
+            await _send_error(send_with_id, rejection, request_id)
         else:
             self.in_flight += 1
             metrics.IN_FLIGHT.inc()
@@ -60,31 +60,20 @@ class GatewayMiddleware:
                 metrics.IN_FLIGHT.dec()
         self._observe(scope, status["code"], time.perf_counter() - start, request_id)
 
-    def _reject(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str, dict[str, str]] | None:
+    def _reject(self, scope: Scope, headers: dict[str, str]) -> GatewayError | None:
         """Refuse before reading the body: no or wrong API key (401), declared size over the limit (413), too many
         requests in flight (429)."""
         if not self._authorized(scope, headers):
-            return (
-                401,
-                "unauthorized",
-                "missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
-                {"www-authenticate": "Bearer"},
-            )
+            return Unauthorized("missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.settings.max_request_bytes:
-            return (
-                413,
-                "payload_too_large",
-                f"request body of {length} bytes exceeds the limit of "
-                f"{self.settings.max_request_bytes} (RARE_MAX_REQUEST_BYTES)",
-                {},
+        limit = self.settings.max_request_bytes
+        if length.isdigit() and int(length) > limit:
+            return PayloadTooLarge(
+                f"request body of {length} bytes exceeds the limit of {limit} (RARE_MAX_REQUEST_BYTES)"
             )
         if self.in_flight >= self.settings.max_in_flight:
-            return (
-                429,
-                "overloaded",
-                f"{self.in_flight} requests in flight; retry later",
-                {"retry-after": str(self.settings.triton_retry_after_s)},
+            return Overloaded(
+                f"{self.in_flight} requests in flight; retry later", retry_after=self.settings.retry_after_s
             )
         return None
 
@@ -120,14 +109,14 @@ class GatewayMiddleware:
         log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, seconds * 1000)
 
 
-async def _send_json(send: Send, status: int, code: str, message: str, extra: dict[str, str], request_id: str) -> None:
-    metrics.ERRORS.labels(code).inc()
-    body = json.dumps(error_body(code, message, request_id)).encode()
+async def _send_error(send: Send, error: GatewayError, request_id: str) -> None:
+    metrics.ERRORS.labels(error.code).inc()
+    body = json.dumps(error_body(error.code, error.message, request_id)).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
-        *((k.encode(), v.encode()) for k, v in extra.items()),
+        *((k.lower().encode(), v.encode()) for k, v in error.headers().items()),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -14,9 +14,9 @@ from rare.images import ImageDecodeError, ImageHeader, ImageTooLargeError, decod
 from rare.modelspec import ModelSpec
 from rare.preprocess import ImageError
 from service import metrics
-from service.backends.base import Backend
+from service.backends.base import Backend, BackendStatus
 from service.errors import BackendUnavailable, GatewayError
-from service.schemas import CropResult, ItemError
+from service.schemas import CropResult, ItemError, ModelInfo
 from service.settings import Settings
 from service.uploads import Upload
 
@@ -34,15 +34,36 @@ class Pipeline:
         self.settings = settings
         self._codec: tuple[ModelSpec, LabelCodec] | None = None  # built once per spec, not per request
 
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The served model's spec, once the backend has validated it."""
+        return self.backend.spec
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.backend.max_batch_size
+
+    async def status(self) -> BackendStatus:
+        return await self.backend.status()
+
+    def model_info(self) -> ModelInfo:
+        """Which model answered (name, version, backend), for every response."""
+        spec = self.backend.spec
+        if spec is None:  # the backend lost its model between the answer and now
+            raise BackendUnavailable("model not ready", retry_after=self.settings.retry_after_s)
+        return ModelInfo(name=spec.model_name, version=spec.model_version, backend=self.backend.kind)
+
     async def recognize(self, uploads: list[Upload]) -> list[CropResult]:
         spec = self.backend.spec
         if spec is None:
             status = await self.backend.status()
             spec = self.backend.spec
             if spec is None:
-                raise BackendUnavailable(
-                    f"model not ready: {status.detail}", retry_after=self.settings.triton_retry_after_s
-                )
+                raise BackendUnavailable(f"model not ready: {status.detail}", retry_after=self.settings.retry_after_s)
         errors = [u.error for u in uploads]
         headers = _small_request_headers(uploads)
         if headers is not None:

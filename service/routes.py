@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -14,23 +12,18 @@ from service.schemas import (
     ErrorResponse,
     HealthResponse,
     ModelDescription,
-    ModelInfo,
     ModelsResponse,
     RecognizeJSON,
     RecognizeResponse,
 )
-from service.settings import Settings
 from service.uploads import read_uploads
 
 router = APIRouter()
 
 
-# async on purpose: FastAPI runs a plain-def dependency on its thread pool, a thread hop per request for a lookup
-async def get_pipeline(request: Request) -> Pipeline:
+def pipeline_of(request: Request) -> Pipeline:
+    """Every route's pipeline (a plain lookup: a FastAPI dependency would cost more per request than it does)."""
     return request.app.state.pipeline
-
-
-PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 429, 502, 503, 504)}
@@ -67,18 +60,16 @@ RECOGNIZE_BODY = {
 )
 async def recognize(request: Request) -> Response:
     """Results come in input order; a crop that cannot be decoded gets an ``error`` and the rest are recognized."""
-    # the hot route reads app.state itself: dependency injection costs more per request than the lookups
-    pipeline: Pipeline = request.app.state.pipeline
-    settings: Settings = request.app.state.settings
-    uploads = await read_uploads(request, settings)
+    pipeline = pipeline_of(request)
+    uploads = await read_uploads(request, pipeline.settings)
     metrics.CROPS_PER_REQUEST.observe(len(uploads))
     results = await pipeline.recognize(uploads)
     for result in results:
         if result.error is not None:
             metrics.ERRORS.labels(result.error.code).inc()
-    spec = pipeline.backend.spec
-    model = ModelInfo(name=spec.model_name, version=spec.model_version, backend=pipeline.backend.kind)
-    body = RecognizeResponse.model_construct(model=model, results=results, request_id=request.state.request_id)
+    body = RecognizeResponse.model_construct(
+        model=pipeline.model_info(), results=results, request_id=request.state.request_id
+    )
     # serialized once by pydantic-core; returning the model would make FastAPI dump, re-validate and dump it again
     return Response(body.model_dump_json(), media_type="application/json")
 
@@ -94,9 +85,10 @@ async def healthz() -> HealthResponse:
     responses={503: {"model": HealthResponse}},
     summary="Readiness: the backend is reachable and the model loaded and validated",
 )
-async def readyz(pipeline: PipelineDep) -> JSONResponse:
-    status = await pipeline.backend.status()
-    metrics.BACKEND_READY.labels(pipeline.backend.kind).set(1 if status.ready else 0)
+async def readyz(request: Request) -> JSONResponse:
+    pipeline = pipeline_of(request)
+    status = await pipeline.status()
+    metrics.BACKEND_READY.labels(pipeline.kind).set(1 if status.ready else 0)
     body = HealthResponse(status="ready" if status.ready else "not_ready", detail=status.detail)
     return JSONResponse(body.model_dump(), status_code=200 if status.ready else 503)
 
@@ -109,19 +101,19 @@ async def prometheus_metrics() -> Response:
 
 
 @router.get("/v1/models", response_model=ModelsResponse, summary="What is served")
-async def models(pipeline: PipelineDep) -> ModelsResponse:
-    backend = pipeline.backend
-    status = await backend.status()
-    spec = backend.spec
+async def models(request: Request) -> ModelsResponse:
+    pipeline = pipeline_of(request)
+    status = await pipeline.status()
+    spec = pipeline.spec
     description = ModelDescription(
         name=spec.model_name if spec else "unknown",
         version=spec.model_version if spec else "",
-        backend=backend.kind,
+        backend=pipeline.kind,
         ready=status.ready,
         detail=status.detail,
         architecture=spec.architecture if spec else None,
         charset=spec.characters if spec else None,
         image_shape=spec.image_shape if spec else None,
-        max_batch_size=backend.max_batch_size,
+        max_batch_size=pipeline.max_batch_size,
     )
     return ModelsResponse(models=[description])

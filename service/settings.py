@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     triton_model: str = Field("rare", description="model name in the Triton repository")
     triton_model_version: str = Field("", description="empty: Triton's latest")
     triton_timeout_s: float = Field(10.0, gt=0, description="gRPC deadline of one inference call")
-    triton_retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 429/503")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After of every 429 and 503 (load shedding, either backend)")
     ort_instances: int = Field(
         0, ge=0, description="batches the embedded backend runs in parallel per worker (0: cores / workers)"
     )

@@ -60,7 +60,7 @@ class OnnxBackend:
     async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._batcher is None:
             raise BackendUnavailable(
-                f"the embedded model is not loaded ({self._detail})", retry_after=self.settings.triton_retry_after_s
+                f"the embedded model is not loaded ({self._detail})", retry_after=self.settings.retry_after_s
             )
         try:
             return await self._batcher.submit(batch)

@@ -96,7 +96,7 @@ class TritonBackend:
 
     async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.spec is None and not await self._validate():
-            raise BackendUnavailable(self._detail, retry_after=self.settings.triton_retry_after_s)
+            raise BackendUnavailable(self._detail, retry_after=self.settings.retry_after_s)
         spec = self.spec
         images = grpcclient.InferInput(spec.input.name, list(batch.shape), "FP32")
         images.set_data_from_numpy(batch)
@@ -116,7 +116,7 @@ class TritonBackend:
 
     def _map_error(self, exc: InferenceServerException) -> GatewayError:
         status, message = str(exc.status()), exc.message() or str(exc)
-        retry = self.settings.triton_retry_after_s
+        retry = self.settings.retry_after_s
         if "DEADLINE_EXCEEDED" in status:
             return BackendTimeout(f"Triton did not answer within {self.settings.triton_timeout_s:g} s")
         if "Exceeds maximum queue size" in message or "RESOURCE_EXHAUSTED" in status:

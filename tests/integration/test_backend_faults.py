@@ -60,7 +60,7 @@ def server(python_repository: Path, tmp_path: Path) -> Iterator[TritonProcess]:
 
 
 def gateway_on(server: TritonProcess, tmp_path: Path, **env: str) -> Gateway:
-    settings = {"RARE_TRITON_URL": server.grpc_url, "RARE_TRITON_MODEL": MODEL, "RARE_TRITON_RETRY_AFTER_S": "2"}
+    settings = {"RARE_TRITON_URL": server.grpc_url, "RARE_TRITON_MODEL": MODEL, "RARE_RETRY_AFTER_S": "2"}
     return start_gateway({**settings, **env}, tmp_path / "gateway.log")
 
 

@@ -1,0 +1,106 @@
+"""Routes, errors and limits in-process, on a fake backend (the Backend Protocol): what needs no real model."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.errors import BackendFailed, BackendTimeout, BackendUnavailable, GatewayError, Overloaded
+from service.settings import Settings
+from tests.images import png
+from tests.service.fake import FakeBackend
+
+
+def crop(width: int, height: int = 32) -> bytes:
+    """A crop whose preprocessed row fills ``width`` columns (at height 32), so the fake backend reads ``width``."""
+    return png(np.full((height, width, 3), 200, np.uint8))
+
+
+@pytest.fixture()
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture()
+def client(backend: FakeBackend) -> Iterator[TestClient]:
+    settings = Settings(max_images=4, max_request_bytes=100_000, api_key="s3cret", retry_after_s=3)
+    with TestClient(create_app(settings, backend), headers={"X-API-Key": "s3cret"}) as client:
+        yield client
+
+
+def test_multipart_results_come_in_input_order_with_the_model_that_answered(client: TestClient) -> None:
+    files = [("images", (f"{w}.png", crop(w), "image/png")) for w in (40, 7, 100)]
+    body = client.post("/recognize", files=files).json()
+    assert [r["text"] for r in body["results"]] == ["40", "7", "100"]
+    assert [r["filename"] for r in body["results"]] == ["40.png", "7.png", "100.png"]
+    assert body["results"][0]["char_confidences"] == pytest.approx([0.9, 0.9])
+    assert body["model"] == {"name": "fake_model", "version": "7", "backend": "fake"} and body["request_id"]
+
+
+def test_json_body_and_a_bad_crop_among_good_ones(client: TestClient) -> None:
+    good = base64.b64encode(crop(64)).decode()
+    body = client.post("/recognize", json={"images": [good, "%%%", good]}).json()
+    assert [r["text"] for r in body["results"]] == ["64", None, "64"]
+    assert body["results"][1]["error"]["code"] == "invalid_base64"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"files": [("images", ("a.png", crop(9), "image/png"))] * 5}, 413, "too_many_images"),
+        ({"content": b"x" * 200_000, "headers": {"content-type": "application/json"}}, 413, "payload_too_large"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"json": {"images": []}}, 400, "no_images"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "malformed_body"),
+    ],
+)
+def test_request_problems_are_typed_4xx(client: TestClient, kwargs: dict, status: int, code: str) -> None:
+    response = client.post("/recognize", **kwargs)
+    assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_the_key_is_checked_before_the_body_and_exempt_paths_stay_open(client: TestClient) -> None:
+    refused = client.post("/recognize", files=[("images", ("a.png", crop(9), "image/png"))], headers={"X-API-Key": ""})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    assert refused.headers["www-authenticate"] == "Bearer" and refused.headers["x-request-id"]
+    assert client.get("/readyz", headers={"X-API-Key": ""}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "retry_after"),
+    [
+        (BackendTimeout("late"), 504, None),
+        (Overloaded("queue full", retry_after=3), 429, "3"),
+        (BackendUnavailable("down", retry_after=3), 503, "3"),
+        (BackendFailed("bad answer"), 502, None),
+    ],
+)
+def test_backend_failures_map_to_their_status(
+    client: TestClient, backend: FakeBackend, error: GatewayError, status: int, retry_after: str | None
+) -> None:
+    backend.error = error
+    response = client.post("/recognize", files=[("images", ("a.png", crop(9), "image/png"))])
+    assert response.status_code == status and response.json()["error"]["code"] == error.code
+    assert response.headers.get("retry-after") == retry_after
+    backend.error = None
+    assert client.post("/recognize", files=[("images", ("a.png", crop(9), "image/png"))]).status_code == 200
+
+
+def test_readiness_and_models_follow_the_backend(client: TestClient, backend: FakeBackend) -> None:
+    models = client.get("/v1/models").json()["models"][0]
+    assert models["name"] == "fake_model" and models["backend"] == "fake" and models["image_shape"] == [3, 32, 100]
+    backend.ready = False
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json()["status"] == "not_ready"
+    assert "rare_backend_ready" in client.get("/metrics").text
+
+
+def test_requests_are_batched_up_to_the_backends_limit(client: TestClient, backend: FakeBackend) -> None:
+    backend.max_batch_size = 2
+    client.post("/recognize", files=[("images", (f"{i}.png", crop(9), "image/png")) for i in range(4)])
+    assert backend.batches == [2, 2]
