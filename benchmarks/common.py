@@ -39,12 +39,18 @@ class Crop:
 
 @dataclass(frozen=True)
 class Target:
-    """One requirement of issue 7 next to what was measured (``met`` None: not measured in this run)."""
+    """One performance target next to what was measured (``met`` None: not measured in this run)."""
 
     name: str
     goal: str
     measured: str
     met: bool | None
+
+
+def shown(path: Path) -> str:
+    """A path as tables show it: relative to the repository when inside it, never this machine's layout."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
 
 
 def base_parser(description: str, seconds: float) -> argparse.ArgumentParser:
@@ -219,7 +225,7 @@ def dict_table(
 
 
 def targets_table(targets: Sequence[Target]) -> str:
-    """Each target of issue 7 next to the measured value."""
+    """Each performance target next to the measured value."""
     verdict = {True: "yes", False: "**no**", None: "not measured"}
     return markdown_table(
         ["target", "goal", "measured", "met"], [(t.name, t.goal, t.measured, verdict[t.met]) for t in targets]

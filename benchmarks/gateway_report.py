@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Target, dict_table, layout, markdown_table, ratio, targets_table, write_results
+from benchmarks.common import Target, dict_table, layout, markdown_table, ratio, shown, targets_table, write_results
 from benchmarks.plots import save_panels
 
 OVERHEAD_TARGET = 0.85  # gateway crops/s over bare backend crops/s at concurrency 16
@@ -102,7 +102,7 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], b
     image = plot(args.out, name, rows, args.crops)
     instances, threads = layout(args)
     sections = [
-        f"Model: `{args.model_dir}`; backend {args.backend}{triton}; ONNX Runtime {instances} instance(s) x "
+        f"Model: `{shown(args.model_dir)}`; backend {args.backend}{triton}; ONNX Runtime {instances} instance(s) x "
         f"{threads} thread(s) (gateway and bare backend alike); load generator {args.client} (closed loop, same "
         "machine: it shares the CPU with the gateway); "
         f"{args.seconds:g} s per cell, slow cells longer (about 10 latencies, at most {args.max_cell_seconds:g} s: "

@@ -28,6 +28,7 @@ from benchmarks.common import (
     load_crops,
     markdown_table,
     parse_ints,
+    shown,
     targets_table,
     time_parallel,
     write_results,
@@ -38,7 +39,7 @@ from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
 
 NAME = "model_throughput"
-FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (issue 7)
+FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (performance target)
 FP32 = "ort-fp32"
 EMBEDDED = "ort-fp32 + preprocess + decode"
 
@@ -62,7 +63,7 @@ def runner_factories(args: Any) -> tuple[dict[str, Factory], list[str]]:
             weights = args.model_dir / "model.pt"
             notes.append(
                 "PyTorch (one call at a time, all cores), weights: "
-                f"{weights if weights.is_file() else 'untrained, same architecture'}."
+                f"{shown(weights) if weights.is_file() else 'untrained, same architecture'}."
             )
         elif variant == "ort-fp32":
             factories[FP32] = (lambda: onnx_runner(onnx_path, threads), instances)
@@ -149,7 +150,7 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], n
     )
     targets = fp32_targets(rows)
     sections = [
-        f"Model: `{args.model_dir}`; {args.seconds:g} s per point; latency is one call of the whole batch; "
+        f"Model: `{shown(args.model_dir)}`; {args.seconds:g} s per point; latency is one call of the whole batch; "
         "crops/s counts every instance's calls. " + " ".join(notes),
         "## Targets\n\n" + targets_table(targets),
         "## Throughput and latency\n\n" + table,

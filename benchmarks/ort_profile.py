@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from benchmarks.common import base_parser, check_model_dir, cpu_facts, layout, load_crops, markdown_table, write_results
+from benchmarks.common import (
+    base_parser,
+    check_model_dir,
+    cpu_facts,
+    layout,
+    load_crops,
+    markdown_table,
+    shown,
+    write_results,
+)
 from benchmarks.plots import save_bars
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import session_options
@@ -69,8 +78,8 @@ def main() -> None:
         [(r["op"], r["nodes"], r["ms_per_run"], 100 * r["share"]) for r in rows],
     )
     sections = [
-        f"Model: `{args.model_dir}`; one session, {threads} intra-op thread(s) (one gateway instance), batch {BATCH} "
-        f"of real crops, {args.runs} runs; kernel time only (sum {total_ms:.1f} ms per batch = "
+        f"Model: `{shown(args.model_dir)}`; one session, {threads} intra-op thread(s) (one gateway instance), "
+        f"batch {BATCH} of real crops, {args.runs} runs; kernel time only (sum {total_ms:.1f} ms per batch = "
         f"{BATCH / total_ms * 1000:.0f} crops/s per instance). Operator names are what runs after ONNX Runtime's "
         "graph optimizations: Conv includes the fused BatchNorm and activation, NCHWc-blocked; Reorder* are "
         "layout changes into and out of the blocked format.",

@@ -35,6 +35,7 @@ from benchmarks.common import (
     layout,
     load_crops,
     markdown_table,
+    shown,
     targets_table,
     time_parallel,
     write_results,
@@ -47,7 +48,7 @@ from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 
 NAME = "quantize"
-SPEED_TARGET = 2000.0  # crops/s at batch 32 for a quantized variant (issue 7)
+SPEED_TARGET = 2000.0  # crops/s at batch 32 for a quantized variant (performance target)
 MAX_DROP = 0.5  # word-accuracy points below FP32
 # variant -> (static?, op types to quantize; None: every op the quantizer supports)
 VARIANTS: dict[str, tuple[bool, list[str] | None]] = {
@@ -105,7 +106,7 @@ def measure(name: str, model_dir: Path, val: list[Crop], args: Any) -> dict[str,
     accuracy = word_accuracy(texts, val)
     print(f"{name:>16}: {stats['items_per_s']:8.1f} crops/s at batch 32, accuracy {accuracy:.2f} %")
     size = (model_dir / spec.onnx_file).stat().st_size / 2**20
-    return {"variant": name, "dir": str(model_dir), "size_mib": size, "accuracy": accuracy, "texts": texts, **stats}
+    return {"variant": name, "dir": shown(model_dir), "size_mib": size, "accuracy": accuracy, "texts": texts, **stats}
 
 
 def quantized_targets(rows: list[dict[str, Any]]) -> list[Target]:
@@ -145,8 +146,9 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
     targets = quantized_targets(rows)
     isa = facts["isa"]
     sections = [
-        f"Model: `{args.model_dir}`; accuracy on {count} real_val crops (lowercase alphanumeric protocol); speed is "
-        f"model-only at batch 32 over {args.seconds:g} s; static calibration on {args.calib_crops} real_train crops. "
+        f"Model: `{shown(args.model_dir)}`; accuracy on {count} real_val crops (lowercase alphanumeric protocol); "
+        f"speed is model-only at batch 32 over {args.seconds:g} s; static calibration on {args.calib_crops} "
+        "real_train crops. "
         f"INT8 speed on x86 depends on VNNI (present here: {isa['avx512_vnni'] or isa['avx_vnni']}); no BF16 variant: "
         "ONNX Runtime's CPU provider has no BF16 kernels for Conv/LSTM.",
         "## Targets\n\n" + targets_table(targets),

@@ -29,6 +29,7 @@ from benchmarks.common import (
     load_crops,
     markdown_table,
     parse_ints,
+    shown,
     time_parallel,
     write_results,
 )
@@ -135,7 +136,7 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
         f"Same {count} real_val crops, same process, same layout for both: {layout(args)[0]} instance(s) calling at "
         f"once, {layout(args)[1]} ONNX Runtime thread(s) each; "
         f"{args.seconds:g} s per point, timed from decoded crops (preprocess + model + decode). "
-        f"RARE: `{args.model_dir}` (3x32x100, 25-step attention). RapidOCR: its recognizer only, {rapid_model} "
+        f"RARE: `{shown(args.model_dir)}` (3x32x100, 25-step attention). RapidOCR: its recognizer only, {rapid_model} "
         "(3x48xW, CTC). Word accuracy: lowercase alphanumeric protocol, at batch 32.",
         "## Summary\n\n" + summary_table,
         "## All points\n\n" + points,

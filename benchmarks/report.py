@@ -58,7 +58,7 @@ def summary(results: dict[str, dict[str, Any]]) -> str:
         "Written by `python -m benchmarks.report` from the `.json` files next to it (`make bench` runs everything). "
         "A run marked busy had other work on the CPU: its numbers are not final.",
         machine_header(first["machine"]),
-        "## Targets (issue 7)\n\n" + targets,
+        "## Targets\n\n" + targets,
     ]
     if "rapidocr_compare" in results:
         table = markdown_table(

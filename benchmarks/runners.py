@@ -71,7 +71,7 @@ def torch_model(model_dir: Path) -> tuple[object, str]:
     else:
         config = REPO / "configs" / CONFIGS.get(spec.architecture, "rec_mv3_tps_bilstm_att.yml")
         model = build_model(load_config(config).Architecture, spec.num_classes)
-        source = f"untrained {config.name} (no model.pt in {model_dir})"
+        source = f"untrained {config.name} (no model.pt in {Path(model_dir).name})"
     torch.set_grad_enabled(False)
     return model.eval(), source
 

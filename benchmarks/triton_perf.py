@@ -5,7 +5,7 @@ repository (ONNX Runtime inside Triton's Python backend). Two sweeps, gRPC on 12
 
 * batch sweep: one request in flight carrying ``-b N`` crops (max_queue_delay 0): the served model's throughput;
 * batching sweep: one crop per request at several concurrencies, for each ``max_queue_delay_microseconds``; the
-  gain is throughput at concurrency 32 over concurrency 1 (issue 7 wants >= 4x).
+  gain is throughput at concurrency 32 over concurrency 1 (the target is >= 4x).
 
     python -m benchmarks.triton_perf --seconds 3
 """
@@ -26,6 +26,7 @@ from benchmarks.common import (
     markdown_table,
     parse_ints,
     ratio,
+    shown,
     targets_table,
     write_results,
 )
@@ -122,7 +123,7 @@ def write_report(
         [(d, p.concurrency, p.infer_per_s, p.p50_ms, p.p95_ms, p.p99_ms) for d, ps in batching.items() for p in ps],
     )
     sections = [
-        f"Model: `{args.model_dir}`; Python-backend repository, {instances} instance(s), "
+        f"Model: `{shown(args.model_dir)}`; Python-backend repository, {instances} instance(s), "
         f"{threads} ONNX Runtime thread(s) each; perf_analyzer 2.41 over gRPC, 3 windows of "
         f"{max(1.0, args.seconds / 3):.2f} s per point (stability check off: the time is bounded), random images. "
         f"Best queue delay: {max(gain, key=lambda d: gain[d]) if gain else None} us.",

@@ -80,7 +80,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from rare.synth.cli import run_synth
+    from rare.data.synth_cli import run_synth
 
     return run_synth(args)
 
@@ -95,11 +95,7 @@ def cmd_fonts(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rare", description="RARE scene-text recognition")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert-paddle", help="import a PaddleOCR .pdparams into a project checkpoint")
     p.add_argument("--config", "-c", required=True, help="the config the checkpoint was trained with")
     p.add_argument("--pdparams", required=True, help="PaddleOCR best_accuracy.pdparams")
@@ -131,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "eval":
             p.add_argument("--json", help="also write the table as JSON: {dataset: {samples, acc, norm_edit_dis}}")
 
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render synthetic word images into an LMDB or a folder, or time the renderer")
     p.add_argument("--out", help="output LMDB (or folder with --format folder)")
     p.add_argument("--count", type=int, default=1000, help="number of images")
@@ -147,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".cache/fonts", help="folder for the faces and their fonts.txt")
     p.add_argument("--registry", default=None, help="npm registry URL (default: $RARE_NPM_REGISTRY or npmjs.org)")
     p.set_defaults(func=cmd_fonts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rare", description="RARE scene-text recognition")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_model_commands(sub)
+    _add_data_commands(sub)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -39,7 +40,10 @@ def export(config: str, overrides: list[str]) -> None:
     spec, report = export_model_dir(model, cfg, codec, cfg.Global.save_inference_dir, source=source)
     # the weights beside the graph, without optimizer state: fine-tune or re-export from the model directory alone
     kept = {key: payload[key] for key in ("step", "epoch", "best_metric") if key in payload}
-    save_checkpoint(Path(cfg.Global.save_inference_dir) / "model.pt", model, cfg, codec, source=source, **kept)
+    # the paths of this export run say nothing about the model, and would carry this machine's layout along
+    run_paths = {"pretrained_model": None, "checkpoints": None, "save_inference_dir": None}
+    model_cfg = dataclasses.replace(cfg, Global=dataclasses.replace(cfg.Global, **run_paths))
+    save_checkpoint(Path(cfg.Global.save_inference_dir) / "model.pt", model, model_cfg, codec, source=source, **kept)
     log.info(
         "wrote %s/model.onnx (%d nodes, opset 17), rare.json and model.pt; ONNX Runtime vs PyTorch max diff %.2e",
         cfg.Global.save_inference_dir,

@@ -64,6 +64,36 @@ def gateway_on(server: TritonProcess, tmp_path: Path, **env: str) -> Gateway:
     return start_gateway({**settings, **env}, tmp_path / "gateway.log")
 
 
+def kill_and_restart_under_load(server: TritonProcess, gateway: Gateway) -> tuple[list[tuple[int, float]], list[int]]:
+    """Four clients post crops while Triton is killed and restarted: every (status, seconds), and the last codes
+    seen while it was down."""
+    outcomes: list[tuple[int, float]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=gateway.url, timeout=30) as client:
+            while not stop.is_set():
+                start = time.monotonic()
+                response = client.post("/recognize", files=one_crop())
+                outcomes.append((response.status_code, time.monotonic() - start))
+                if response.status_code == 503:
+                    assert response.headers["retry-after"] == "2"
+
+    with ThreadPoolExecutor(4) as pool:
+        workers = [pool.submit(load) for _ in range(4)]
+        time.sleep(2)
+        server.kill()
+        time.sleep(3)
+        down = [code for code, _ in outcomes[-8:]]
+        server.start()
+        server.wait_ready(180)
+        wait_until(lambda: outcomes[-1][0] == 200, what="200s again after the restart")
+        stop.set()
+        for worker in workers:
+            worker.result()
+    return outcomes, down
+
+
 def test_triton_down_at_start_then_up_then_killed_under_load(server: TritonProcess, tmp_path: Path) -> None:
     gateway = gateway_on(server, tmp_path)
     try:
@@ -76,30 +106,7 @@ def test_triton_down_at_start_then_up_then_killed_under_load(server: TritonProce
         wait_until(lambda: ready(gateway), what="gateway ready once Triton is up")  # no gateway restart
         assert httpx.post(gateway.url + "/recognize", files=one_crop()).status_code == 200
 
-        outcomes: list[tuple[int, float]] = []
-        stop = threading.Event()
-
-        def load() -> None:
-            with httpx.Client(base_url=gateway.url, timeout=30) as client:
-                while not stop.is_set():
-                    start = time.monotonic()
-                    response = client.post("/recognize", files=one_crop())
-                    outcomes.append((response.status_code, time.monotonic() - start))
-                    if response.status_code == 503:
-                        assert response.headers["retry-after"] == "2"
-
-        with ThreadPoolExecutor(4) as pool:
-            workers = [pool.submit(load) for _ in range(4)]
-            time.sleep(2)
-            server.kill()
-            time.sleep(3)
-            down = [code for code, _ in outcomes[-8:]]
-            server.start()
-            server.wait_ready(180)
-            wait_until(lambda: outcomes[-1][0] == 200, what="200s again after the restart")
-            stop.set()
-            for worker in workers:
-                worker.result()
+        outcomes, down = kill_and_restart_under_load(server, gateway)
         assert {code for code, _ in outcomes} <= {200, 503}
         assert 503 in down  # failed fast while Triton was gone ...
         assert max(seconds for code, seconds in outcomes if code == 503) < 5  # ... not after a long hang
