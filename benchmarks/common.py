@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rare.images import read_image
+from rare.images import read_batches
 from rare.labelfile import LabeledPath, read_label_file
 from rare.onnx_runtime import usable_cores
 
@@ -104,7 +104,14 @@ def load_crops(count: int, split: str = "real_val") -> list[Crop]:
         entries[(i * len(entries)) // count] if count <= len(entries) else entries[i % len(entries)]
         for i in range(count)
     ]
-    return [Crop(read_image(e.path), e.label, e.path) for e in picked]
+    crops = []
+    for batch in read_batches([e.path for e in picked], 64):
+        if batch.failed:
+            raise SystemExit(f"unreadable benchmark crop(s): {batch.failed}")
+        crops += [
+            Crop(image, picked[i].label, picked[i].path) for image, i in zip(batch.images, batch.positions, strict=True)
+        ]
+    return crops
 
 
 def time_calls(
