@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 import rare
+from service.admission import Admission
 from service.backends.base import Backend
 from service.backends.onnx import OnnxBackend
 from service.backends.triton import TritonBackend
@@ -45,10 +46,11 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         description="POST word crops to /recognize and get their text, confidence and per-character confidences.",
     )
     app.state.settings = settings
-    app.state.pipeline = Pipeline(backend, settings)
+    admission = Admission(settings)
+    app.state.pipeline = Pipeline(backend, settings, admission)
     install_error_handlers(app)
     app.include_router(router)
-    app.add_middleware(GatewayMiddleware, settings=settings)
+    app.add_middleware(GatewayMiddleware, settings=settings, admission=admission)
     if settings.cors_origins:  # outermost: answers preflights, and adds its headers to every response (401s too)
         app.add_middleware(
             CORSMiddleware,

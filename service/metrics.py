@@ -20,7 +20,9 @@ STAGE_DURATION = Histogram(
 )
 CROPS_PER_REQUEST = Histogram("rare_crops_per_request", "crops in one /recognize request", buckets=CROP_BUCKETS)
 CROPS = Counter("rare_crops_total", "crops processed", ["outcome"])
-IN_FLIGHT = Gauge("rare_http_requests_in_flight", "requests being handled", multiprocess_mode="livesum")
+IN_FLIGHT = Gauge(
+    "rare_http_requests_in_flight", "requests being recognized (their bodies read)", multiprocess_mode="livesum"
+)
 ERRORS = Counter("rare_errors_total", "errors by reason (error code)", ["reason"])
 BACKEND_READY = Gauge(
     "rare_backend_ready", "1 when the backend and model are ready", ["backend"], multiprocess_mode="max"

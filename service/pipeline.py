@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+import anyio
 import numpy as np
-from starlette.concurrency import run_in_threadpool
 
 from rare.codec import LabelCodec, Recognition
 from rare.images import ImageDecodeError, ImageHeader, ImageTooLargeError, decode_probed, probe
 from rare.modelspec import ModelSpec
+from rare.onnx_runtime import usable_cores
 from rare.preprocess import ImageError
 from service import metrics
+from service.admission import Admission
 from service.backends.base import Backend, BackendStatus
 from service.errors import BackendUnavailable, GatewayError
 from service.schemas import CropResult, ItemError, ModelInfo
 from service.settings import Settings
 from service.uploads import Upload
+
+T = TypeVar("T")
+log = logging.getLogger("rare.gateway")
 
 # A small request is decoded on the event loop: handing a few crops (~0.15 ms each) to a thread costs more than
 # decoding them. Small means few files, few bytes, and few pixels declared in the headers (a tiny file may declare
@@ -29,10 +37,12 @@ INLINE_DECODE_PIXELS = 256 * 1024
 
 
 class Pipeline:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(self, backend: Backend, settings: Settings, admission: Admission | None = None) -> None:
         self.backend = backend
         self.settings = settings
+        self.admission = admission or Admission(settings)
         self._codec: tuple[ModelSpec, LabelCodec] | None = None  # built once per spec, not per request
+        self._decoders: anyio.CapacityLimiter | None = None  # made on the event loop, at the first large request
 
     @property
     def spec(self) -> ModelSpec | None:
@@ -58,18 +68,28 @@ class Pipeline:
         return ModelInfo(name=spec.model_name, version=spec.model_version, backend=self.backend.kind)
 
     async def recognize(self, uploads: list[Upload]) -> list[CropResult]:
+        """Decode, infer and decode the outputs, holding one of the worker's recognition slots meanwhile."""
+        with self.admission.slot():
+            return await self._recognize(uploads)
+
+    async def _recognize(self, uploads: list[Upload]) -> list[CropResult]:
         spec = self.backend.spec
         if spec is None:
             status = await self.backend.status()
             spec = self.backend.spec
-            if spec is None:
-                raise BackendUnavailable(f"model not ready: {status.detail}", retry_after=self.settings.retry_after_s)
+            if spec is None:  # the reason (a path, an address) goes to the log, not to clients
+                log.warning("recognize refused, model not ready: %s", status.detail)
+                raise BackendUnavailable("the model is not ready", retry_after=self.settings.retry_after_s)
         errors = [u.error for u in uploads]
         headers = _small_request_headers(uploads)
         if headers is not None:
             batch, good = self._decode_and_preprocess(uploads, errors, headers)
-        else:
-            batch, good = await run_in_threadpool(self._decode_and_preprocess, uploads, errors)
+        else:  # on a few threads only: each holds one full-size decode at a time
+            if self._decoders is None:
+                self._decoders = anyio.CapacityLimiter(self.settings.decode_threads or usable_cores())
+            batch, good = await anyio.to_thread.run_sync(
+                self._decode_and_preprocess, uploads, errors, limiter=self._decoders
+            )
         recognized: dict[int, Recognition] = {}
         if good:
             ids, scores = await self._infer(batch)
@@ -91,25 +111,32 @@ class Pipeline:
         errors: list[ItemError | None],
         headers: list[ImageHeader | None] | None = None,
     ) -> tuple[np.ndarray, list[int]]:
-        """Decode (with the headers when already probed), then preprocess the crops that decoded."""
-        start = time.perf_counter()
-        crops, good = [], []
+        """Decode each crop (with its header when already probed) and shrink it to the model input at once, so at
+        most one full-size decode is alive per decoding thread; crops past the request's pixel budget are refused."""
+        spec = self.backend.spec
+        rows, good, budget = [], [], self.settings.max_request_pixels
+        timer = _StageTimer()
         for i, upload in enumerate(uploads):
             if upload.data is None:
                 continue
             try:
                 header = headers[i] if headers is not None else probe(upload.data)
-                crops.append(decode_probed(upload.data, header, self.settings.max_image_pixels))
+                pixels = header.width * header.height if header is not None else 0
+                budget -= pixels if pixels <= self.settings.max_image_pixels else 0  # a crop refused costs nothing
+                if budget < 0:
+                    raise ImageTooLargeError(
+                        f"the request's crops exceed its budget of {self.settings.max_request_pixels:,} decoded "
+                        "pixels (RARE_MAX_REQUEST_PIXELS): send this one in another request"
+                    )
+                crop = timer.time("decode", decode_probed, upload.data, header, self.settings.max_image_pixels)
+                rows.append(timer.time("preprocess", spec.preprocess, [crop])[0])
                 good.append(i)
             except ImageTooLargeError as exc:
                 errors[i] = ItemError(code="image_too_large", message=str(exc))
             except (ImageDecodeError, ImageError) as exc:
                 errors[i] = ItemError(code="undecodable_image", message=str(exc))
-        middle = time.perf_counter()
-        batch = self.backend.spec.preprocess(crops)
-        metrics.STAGE["decode"].observe(middle - start)
-        metrics.STAGE["preprocess"].observe(time.perf_counter() - middle)
-        return batch, good
+        timer.observe()
+        return (np.stack(rows) if rows else np.zeros((0, *spec.image_shape), np.float32)), good
 
     async def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Chunks sent concurrently: at most the backend's max batch, and one per model instance, so that one big
@@ -136,6 +163,24 @@ class Pipeline:
             first = failed.exceptions[0]
             raise next((e for e in failed.exceptions if isinstance(e, GatewayError)), first) from None
         return [task.result() for task in tasks]
+
+
+class _StageTimer:
+    """Seconds spent per stage over a loop of calls, observed once."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"decode": 0.0, "preprocess": 0.0}
+
+    def time(self, stage: str, func: Callable[..., T], *args: object) -> T:
+        start = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+    def observe(self) -> None:
+        for stage, seconds in self.seconds.items():
+            metrics.STAGE[stage].observe(seconds)
 
 
 def _small_request_headers(uploads: list[Upload]) -> list[ImageHeader | None] | None:

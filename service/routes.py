@@ -21,6 +21,12 @@ from service.uploads import read_uploads
 router = APIRouter()
 
 
+def _detail(request: Request, detail: str) -> str:
+    """A backend's status detail names model paths and internal addresses: only for callers that showed the key
+    (the gateway logs it whenever readiness changes)."""
+    return detail if request.state.key_shown else "details in the gateway's log, or ask with the API key"
+
+
 def pipeline_of(request: Request) -> Pipeline:
     """Every route's pipeline (a plain lookup: a FastAPI dependency would cost more per request than it does)."""
     return request.app.state.pipeline
@@ -89,7 +95,7 @@ async def readyz(request: Request) -> JSONResponse:
     pipeline = pipeline_of(request)
     status = await pipeline.status()
     metrics.BACKEND_READY.labels(pipeline.kind).set(1 if status.ready else 0)
-    body = HealthResponse(status="ready" if status.ready else "not_ready", detail=status.detail)
+    body = HealthResponse(status="ready" if status.ready else "not_ready", detail=_detail(request, status.detail))
     return JSONResponse(body.model_dump(), status_code=200 if status.ready else 503)
 
 
@@ -110,7 +116,7 @@ async def models(request: Request) -> ModelsResponse:
         version=spec.model_version if spec else "",
         backend=pipeline.kind,
         ready=status.ready,
-        detail=status.detail,
+        detail=_detail(request, status.detail),
         architecture=spec.architecture if spec else None,
         charset=spec.characters if spec else None,
         image_shape=spec.image_shape if spec else None,

@@ -38,7 +38,21 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(2 * MiB, ge=1, description="largest encoded crop")
     max_request_bytes: int = Field(32 * MiB, ge=1, description="largest request body (rejected before reading)")
     max_image_pixels: int = Field(25_000_000, ge=1, description="largest decoded crop, checked from the header")
-    max_in_flight: int = Field(256, ge=1, description="requests handled at once; more get 429")
+    max_request_pixels: int = Field(
+        100_000_000, ge=1, description="decoded pixels of one request; crops past this budget get image_too_large"
+    )
+    max_in_flight: int = Field(256, ge=1, description="requests recognized at once (bodies read); more get 429")
+    max_body_bytes_in_flight: int = Field(
+        256 * MiB, ge=1, description="request body bytes one worker holds at once, all requests together; then 429"
+    )
+    decode_threads: int = Field(0, ge=0, description="crops decoded at once per worker (0: usable cores)")
+
+    # --- connections (slow or stalled clients) -----------------------------------------------------------------
+    header_timeout_s: float = Field(10.0, gt=0, description="a request's headers must arrive within this; else closed")
+    body_timeout_s: float = Field(30.0, gt=0, description="a request's body must arrive within this; else 408")
+    keepalive_timeout_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed after this")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="request line and headers; larger gets 431")
+    shutdown_timeout_s: float = Field(10.0, gt=0, description="requests still running get this long at shutdown")
 
     # --- access and observability ------------------------------------------------------------------------------
     api_key: SecretStr | None = Field(

@@ -2,6 +2,12 @@
 
 Request-level problems raise (4xx for the whole request); a problem with one crop (too large, invalid base64)
 becomes that crop's error and the others are still recognized.
+
+Multipart bodies are parsed as they stream in, and nothing is spooled to disk: each file part of the ``images``
+field is kept only up to ``max_image_bytes`` (past that its bytes are counted and dropped, and the crop answers
+``image_too_large``); a part beyond ``max_images`` ends the request at once (413), and so does a text value in
+``images`` (400). Other fields are skipped unread, at most ``MAX_OTHER_FIELDS``. So one request never holds more
+than ``max_images * max_image_bytes`` of crops.
 """
 
 from __future__ import annotations
@@ -11,9 +17,7 @@ import binascii
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from service.errors import MalformedBody, NoImages, TooManyImages, UnsupportedMediaType
@@ -21,6 +25,7 @@ from service.schemas import ItemError, RecognizeJSON
 from service.settings import Settings
 
 FIELD = "images"
+MAX_OTHER_FIELDS = 16
 
 
 @dataclass
@@ -33,7 +38,7 @@ class Upload:
 async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        uploads = await _read_multipart(request, settings)
+        uploads = await _read_multipart(request, request.headers["content-type"], settings)
     elif content_type == "application/json":
         uploads = await _read_json(request, settings)
     else:
@@ -49,36 +54,6 @@ async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
 def _check_count(count: int, settings: Settings) -> None:
     if count > settings.max_images:
         raise TooManyImages(f"{count} images in one request; the limit is {settings.max_images} (RARE_MAX_IMAGES)")
-
-
-async def _read_multipart(request: Request, settings: Settings) -> list[Upload]:
-    try:
-        form = await request.form(max_files=settings.max_images + 1, max_fields=16)
-    except (MultiPartException, HTTPException) as exc:  # Starlette wraps parser errors in a 400 HTTPException
-        message = getattr(exc, "message", None) or str(getattr(exc, "detail", exc))
-        if "Too many files" in message:
-            raise TooManyImages(f"more than {settings.max_images} images in one request (RARE_MAX_IMAGES)") from None
-        raise MalformedBody(f"malformed multipart body: {message}") from None
-    try:
-        files = form.getlist(FIELD)
-        _check_count(len(files), settings)
-        uploads = []
-        for item in files:
-            if not isinstance(item, UploadFile):
-                raise MalformedBody(f"field {FIELD!r} must hold files; part {len(uploads)} is a text value")
-            uploads.append(await _read_file(item, settings))
-        return uploads
-    finally:
-        await form.close()
-
-
-async def _read_file(item: UploadFile, settings: Settings) -> Upload:
-    if item.size is not None and item.size > settings.max_image_bytes:
-        return Upload(item.filename, error=_too_large(item.size, settings))
-    data = await item.read(settings.max_image_bytes + 1)
-    if len(data) > settings.max_image_bytes:
-        return Upload(item.filename, error=_too_large(len(data), settings))
-    return Upload(item.filename, data)
 
 
 def _too_large(size: int, settings: Settings) -> ItemError:
@@ -105,8 +80,100 @@ async def _read_json(request: Request, settings: Settings) -> list[Upload]:
 def _decode_base64(text: str, filename: str | None, settings: Settings) -> Upload:
     if len(text) * 3 // 4 > settings.max_image_bytes + 3:
         return Upload(filename, error=_too_large(len(text) * 3 // 4, settings))
+    payload = text.partition(",")[2] if text.startswith("data:") else text  # a data: URL without a comma is empty
     try:
-        data = base64.b64decode(text.split(",", 1)[1] if text.startswith("data:") else text, validate=True)
+        data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        return Upload(filename, error=ItemError(code="invalid_base64", message="not valid base64"))
+        data = b""
+    if not data:
+        return Upload(filename, error=ItemError(code="invalid_base64", message="not valid base64, or empty"))
     return Upload(filename, data)
+
+
+class _Parts:
+    """The parser's callbacks: collect the ``images`` file parts under the limits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uploads: list[Upload] = []
+        self.others = 0
+        self._header = [bytearray(), bytearray()]  # name, value of the header being read
+        self._disposition = b""
+        self._buffer: bytearray | None = None  # the current image part; None: a part we skip
+        self._size = 0
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._begin,
+            "on_header_field": lambda data, start, end: self._header[0].extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._header[1].extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._data,
+            "on_part_end": self._end,
+        }
+
+    @property
+    def inside_part(self) -> bool:
+        return self._buffer is not None
+
+    def _begin(self) -> None:
+        self._disposition, self._buffer, self._size = b"", None, 0
+
+    def _header_end(self) -> None:
+        if bytes(self._header[0]).lower() == b"content-disposition":
+            self._disposition = bytes(self._header[1])
+        self._header = [bytearray(), bytearray()]
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name != FIELD:
+            self.others += 1
+            if self.others > MAX_OTHER_FIELDS:
+                raise MalformedBody(f"more than {MAX_OTHER_FIELDS} fields besides {FIELD!r}")
+            return
+        if b"filename" not in options:
+            raise MalformedBody(f"field {FIELD!r} must hold files; part {len(self.uploads)} is a text value")
+        if len(self.uploads) >= self.settings.max_images:
+            raise TooManyImages(f"more than {self.settings.max_images} images in one request (RARE_MAX_IMAGES)")
+        self.uploads.append(Upload(options[b"filename"].decode("utf-8", "replace")))
+        self._buffer = bytearray()
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._buffer is None:
+            return
+        self._size += end - start
+        if self._size <= self.settings.max_image_bytes:
+            self._buffer.extend(data[start:end])
+        elif self._buffer:
+            self._buffer = bytearray()  # over the limit: keep counting, stop keeping
+
+    def _end(self) -> None:
+        if self._buffer is None:
+            return
+        upload = self.uploads[-1]
+        if self._size > self.settings.max_image_bytes:
+            upload.error = _too_large(self._size, self.settings)
+        else:
+            upload.data = bytes(self._buffer)
+        self._buffer = None
+
+
+async def _read_multipart(request: Request, content_type: str, settings: Settings) -> list[Upload]:
+    """The crops of a multipart body, read as it streams in (see the module docstring)."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise MalformedBody("malformed multipart body: no boundary in the Content-Type header")
+    parts = _Parts(settings)
+    parser = MultipartParser(boundary, parts.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise MalformedBody(f"malformed multipart body: {exc}") from None
+    if parts.inside_part:
+        raise MalformedBody("malformed multipart body: the body ended inside a part")
+    return parts.uploads

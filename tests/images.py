@@ -61,3 +61,33 @@ def _pil(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **kwargs)
     return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes, crc_ok: bool = True) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc if crc_ok else crc ^ 0xFFFFFFFF)
+
+
+def png_bad_crc(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A real, fully encoded grayscale PNG (a few hundred KB, ``width x height`` zeros) whose ancillary tEXt chunk
+    has a wrong CRC: Pillow refuses its header, while libpng only warns and decodes all of it."""
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)  # filter byte 0, then the row
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    text = _png_chunk(b"tEXt", b"Comment\x00hello", crc_ok=False)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + text + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    )
+
+
+def hdr_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A Radiance HDR file declaring ``width x height`` pixels, run-length encoded to a few hundred KB (a format
+    OpenCV decodes and Pillow cannot read)."""
+    scanline = b"\x02\x02" + struct.pack(">H", width) + (bytes([128 + 127, 0]) * (width // 127 + 1)) * 4
+    return b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n" + f"-Y {height} +X {width}\n".encode() + scanline[:64] * 8
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A solid grey PNG (compresses to almost nothing, decodes to ``width x height x 3`` bytes)."""
+    return png(np.full((height, width, 3), 180, np.uint8))

@@ -98,7 +98,8 @@ def test_triton_down_at_start_then_up_then_killed_under_load(server: TritonProce
     gateway = gateway_on(server, tmp_path)
     try:
         not_ready = httpx.get(gateway.url + "/readyz")
-        assert not_ready.status_code == 503 and server.grpc_url in not_ready.json()["detail"]
+        assert not_ready.status_code == 503 and server.grpc_url not in not_ready.text  # the address stays inside
+        assert server.grpc_url in gateway.wait_for_log(server.grpc_url)
         assert_retryable(httpx.post(gateway.url + "/recognize", files=one_crop()), 503, "backend_unavailable")
 
         server.start()
@@ -175,6 +176,5 @@ def test_a_model_the_gateway_cannot_decode_is_never_ready(python_repository: Pat
     config_path.write_text(text_format.MessageToString(config))
     with triton_then_gateway(repository, tmp_path) as gateway:
         response = httpx.get(gateway.url + "/readyz")
-        assert response.status_code == 503 and "model mismatch" in response.json()["detail"]
-        assert "model mismatch" in gateway.wait_for_log("model mismatch")
+        assert response.status_code == 503 and "model mismatch" in gateway.wait_for_log("model mismatch")
         assert_retryable(httpx.post(gateway.url + "/recognize", files=one_crop()), 503, "backend_unavailable")

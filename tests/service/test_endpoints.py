@@ -56,7 +56,7 @@ def test_a_big_request_is_split_over_the_model_instances(gateway: Gateway) -> No
     """Two instances: six crops go to the backend as two chunks of three that run at once (results stay in order:
     test_recognize)."""
     with gateway.client() as client:
-        assert "2 instance(s) x 1 thread(s)" in client.get("/readyz").json()["detail"]
+        assert "2 instance(s) x 1 thread(s)" in gateway.log_text()  # the layout is logged when the model loads
         before = client.get("/metrics").text
         assert client.post("/recognize", files=files(*crop_bytes(6))).status_code == 200
         after = client.get("/metrics").text

@@ -104,3 +104,33 @@ def test_requests_are_batched_up_to_the_backends_limit(client: TestClient, backe
     backend.max_batch_size = 2
     client.post("/recognize", files=[("images", (f"{i}.png", crop(9), "image/png")) for i in range(4)])
     assert backend.batches == [2, 2]
+
+
+def test_a_data_url_without_payload_is_a_crop_error(client: TestClient) -> None:
+    good = base64.b64encode(crop(12)).decode()
+    body = client.post("/recognize", json={"images": ["data:", "data:image/png;base64,", good]}).json()
+    assert [r["error"]["code"] if r["error"] else r["text"] for r in body["results"]] == [
+        "invalid_base64",
+        "invalid_base64",
+        "12",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [("Bearer s3cret", 200), ("bearer s3cret", 200), ("BEARER  s3cret", 200), ("s3cret", 401), ("Basic s3cret", 401)],
+)
+def test_the_bearer_scheme_is_case_insensitive_and_required(
+    client: TestClient, authorization: str, status: int
+) -> None:
+    files = [("images", ("a.png", crop(9), "image/png"))]
+    response = client.post("/recognize", files=files, headers={"X-API-Key": "", "Authorization": authorization})
+    assert response.status_code == status
+
+
+def test_readiness_details_only_for_callers_with_the_key(client: TestClient, backend: FakeBackend) -> None:
+    backend.ready = False
+    anonymous = client.get("/readyz", headers={"X-API-Key": ""}).json()
+    assert anonymous["status"] == "not_ready" and "withdrawn" not in anonymous["detail"]
+    assert "withdrawn" in client.get("/readyz").json()["detail"]
+    assert "withdrawn" not in client.get("/v1/models", headers={"X-API-Key": ""}).text
