@@ -16,13 +16,15 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Every version comes from requirements/constraints.txt, the pins the test suite ran with.
-COPY requirements/constraints.txt requirements/constraints.txt
+# Every dependency from requirements/gateway.lock: the versions of requirements/constraints.txt (the pins the test
+# suite ran with), each checked against its sha256 from PyPI; then the project itself, without resolving anything.
+COPY requirements/gateway.lock requirements/constraints.txt requirements/
 COPY pyproject.toml README.md ./
 COPY rare rare
 COPY service service
 COPY build_engine build_engine
-RUN pip install -c requirements/constraints.txt ".[serve]"
+RUN pip install --require-hashes -r requirements/gateway.lock \
+    && pip install --no-deps --no-build-isolation .
 
 # The runtime stages share this: the venv, a non-root user, the model.
 FROM ${PYTHON_IMAGE} AS runtime

@@ -63,7 +63,8 @@ def test_gateway_image_is_slim_non_root_without_torch_and_has_a_healthcheck() ->
     base = dict(instructions(GATEWAY))["ARG"]
     assert "slim" in base, f"a slim Python base image, not {base}"
     installs = [rest for keyword, rest in instructions(GATEWAY) if keyword == "RUN" and "pip install" in rest]
-    assert any('".[serve]"' in rest for rest in installs), "the gateway installs the serve extra"
+    assert any("requirements/gateway.lock" in rest for rest in installs), "the serve extra, compiled with hashes"
+    assert "--extra=serve" in (REPO / "requirements" / "gateway.lock").read_text()
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"] + project["optional-dependencies"]["serve"]:
         name = re.split(r"[<>=!~\[; ]", requirement)[0].lower()
@@ -142,3 +143,25 @@ def test_dockerignore_sends_what_the_images_copy_and_nothing_else() -> None:
         assert source == SHIPPED_MODEL or (REPO / source).exists(), f"COPY source {source} does not exist"
     for heavy in (".venv/bin/python", ".git/HEAD", "output/x.pt", "tests/conftest.py", "rare/__pycache__/a.pyc"):
         assert not dockerignore_includes(heavy, patterns), f"{heavy} would be sent to the build context"
+
+
+def test_the_gateway_image_installs_hashed_pins_that_match_the_tested_constraints() -> None:
+    """requirements/gateway.lock: every package the image installs, at the version the suite ran with, with its
+    sha256; the image installs it with --require-hashes and resolves nothing else."""
+    lock = re.sub(r"\\\n\s*", " ", (REPO / "requirements" / "gateway.lock").read_text())
+    pins = {}
+    for line in lock.splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, _, rest = line.partition("==")
+            pins[name.strip().lower()] = rest.split()[0]
+            assert "--hash=sha256:" in rest, name
+    constraints = {}
+    for line in (REPO / "requirements" / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, _, version = line.split("#")[0].partition("==")
+            constraints[name.strip().lower().replace("_", "-")] = version.strip()
+    assert {"fastapi", "uvicorn", "onnxruntime", "opencv-python-headless", "numpy", "setuptools"} <= set(pins)
+    assert "torch" not in pins
+    assert {name: v for name, v in pins.items() if constraints.get(name, v) != v} == {}
+    install = [rest for keyword, rest in stages(GATEWAY)["build"] if keyword == "RUN" and "pip install" in rest]
+    assert install and "--require-hashes -r requirements/gateway.lock" in install[0] and "--no-deps" in install[0]
