@@ -3,7 +3,10 @@
 PaddleOCR reads images with ``cv2.imread`` (BGR, EXIF orientation applied, alpha dropped). We decode the same way,
 except that an image with an alpha channel is composited onto white (see :func:`rare.preprocess.to_bgr8`), and the
 pixel count declared in the header is checked first, so a tiny file that declares a 100k x 100k image is rejected
-without allocating it.
+without allocating it. A file whose size cannot be read from its header (a format Pillow does not know, a damaged
+header) is refused rather than handed to a decoder that would find out only by allocating it. OpenCV's own decoder
+limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, read once when cv2 loads) is a second fence: the gateway sets it to its
+pixel limit before importing cv2.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from rare.errors import RareError
+from rare.formats import IMAGE_SUFFIXES
 from rare.preprocess import ImageError, to_bgr8
 
 DEFAULT_MAX_PIXELS = 40_000_000  # a 6000 x 6000 photo; word crops are far smaller
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm", ".pbm"}
 
 Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below, with our own message
 
@@ -61,23 +64,26 @@ def decode_image(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np
 
 
 def decode_probed(data: bytes, header: ImageHeader | None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """:func:`decode_image` for bytes whose header :func:`probe` has already read (None: a format Pillow does not
-    know; OpenCV still tries)."""
+    """:func:`decode_image` for bytes whose header :func:`probe` has already read (None: no readable header)."""
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
-    if header is not None and max_pixels is not None and header.width * header.height > max_pixels:
+    if header is None:
+        raise ImageDecodeError(
+            "cannot decode image: not a supported image format, or a damaged header (its size must be readable "
+            "before decoding)"
+        )
+    if max_pixels is not None and header.width * header.height > max_pixels:
         raise ImageTooLargeError(
             f"image declares {header.width}x{header.height} pixels, more than the limit of {max_pixels:,}"
         )
-    flags = cv2.IMREAD_UNCHANGED if header is not None and header.has_alpha else cv2.IMREAD_COLOR
+    flags = cv2.IMREAD_UNCHANGED if header.has_alpha else cv2.IMREAD_COLOR
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, flags)
     except cv2.error as exc:
         raise ImageDecodeError(f"cannot decode image: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     if image is None:
-        kind = f"{header.format} image is truncated or corrupt" if header else "not a supported image format"
-        raise ImageDecodeError(f"cannot decode image: {kind}")
+        raise ImageDecodeError(f"cannot decode image: {header.format} image is truncated or corrupt")
     if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
         raise ImageTooLargeError(f"image is {image.shape[1]}x{image.shape[0]}, more than the limit of {max_pixels:,}")
     return to_bgr8(image)

@@ -49,10 +49,19 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
-        alpha = image[:, :, 3:4].astype(np.float32) / 255
-        blended = image[:, :, :3].astype(np.float32) * alpha + 255 * (1 - alpha)
-        return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        return _composite_on_white(image)
     return np.ascontiguousarray(image)
+
+
+def _composite_on_white(bgra: np.ndarray, rows: int = 256) -> np.ndarray:
+    """BGRA -> BGR over white, ``rows`` at a time: the float32 temporaries of a 25-megapixel crop stay a few MB."""
+    out = np.empty((*bgra.shape[:2], 3), dtype=np.uint8)
+    for top in range(0, bgra.shape[0], rows):
+        band = bgra[top : top + rows]
+        alpha = band[:, :, 3:4].astype(np.float32) / 255
+        blended = band[:, :, :3].astype(np.float32) * alpha + 255 * (1 - alpha)
+        out[top : top + rows] = np.clip(np.rint(blended), 0, 255)
+    return out
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
