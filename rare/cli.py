@@ -147,12 +147,39 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_fonts)
 
 
+def cmd_recognize(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from rare.recognize import run_recognize
+
+    key = args.api_key or os.environ.get("RARE_API_KEY")
+    words = Path(args.lexicon).read_text(encoding="utf-8").split() if args.lexicon else None
+    return run_recognize(
+        args.url, args.paths, Path(args.out), args.resume, key, args.concurrency, words, args.lexicon_name
+    )
+
+
+def _add_client_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recognize", help="recognize files, folders or path lists through a running gateway (JSONL)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive), or .txt path lists")
+    p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8080")
+    p.add_argument("--out", required=True, help="JSON Lines output: one line per image")
+    p.add_argument("--resume", action="store_true", help="skip the paths already in --out, append the rest")
+    p.add_argument("--api-key", default=None, help="the gateway's API key (default: $RARE_API_KEY)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once")
+    p.add_argument("--lexicon", default=None, help="a file of candidate words (one a line): each line gets the best")
+    p.add_argument("--lexicon-name", default=None, help="a lexicon the gateway holds (RARE_LEXICONS), by name")
+    p.set_defaults(func=cmd_recognize)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rare", description="RARE scene-text recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_model_commands(sub)
     _add_data_commands(sub)
+    _add_client_commands(sub)
     return parser
 
 
@@ -170,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rare {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
+        if exc.name == "httpx":
+            print(f"rare {args.command}: needs the client extra (pip install 'rare-ocr[client]')", file=sys.stderr)
+            return 2
         if exc.name not in TRAINING_EXTRAS:
             raise
         print(

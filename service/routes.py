@@ -15,6 +15,7 @@ from service.schemas import (
     ModelsResponse,
     RecognizeJSON,
     RecognizeResponse,
+    RequestLimits,
 )
 from service.uploads import read_uploads
 
@@ -47,7 +48,12 @@ RECOGNIZE_BODY = {
                             "items": {"type": "string", "format": "binary"},
                             "minItems": 1,
                             "description": "one or more word crops (image files)",
-                        }
+                        },
+                        "lexicon": {
+                            "type": "string",
+                            "description": "candidate words, one a line: each crop also gets the best of them",
+                        },
+                        "lexicon_name": {"type": "string", "description": "a lexicon the server holds, by name"},
                     },
                 }
             },
@@ -68,7 +74,7 @@ async def recognize(request: Request) -> Response:
     """Results come in input order; a crop that cannot be decoded gets an ``error`` and the rest are recognized."""
     pipeline = pipeline_of(request)
     uploads = await read_uploads(request, pipeline.settings)
-    metrics.CROPS_PER_REQUEST.observe(len(uploads))
+    metrics.CROPS_PER_REQUEST.observe(len(uploads.crops))
     results = await pipeline.recognize(uploads)
     for result in results:
         if result.error is not None:
@@ -122,4 +128,11 @@ async def models(request: Request) -> ModelsResponse:
         image_shape=spec.image_shape if spec else None,
         max_batch_size=pipeline.max_batch_size,
     )
-    return ModelsResponse(models=[description])
+    settings = pipeline.settings
+    limits = RequestLimits(
+        max_images=settings.max_images,
+        max_image_bytes=settings.max_image_bytes,
+        max_request_bytes=settings.max_request_bytes,
+        api_key_required=settings.api_key is not None and "/recognize" not in settings.auth_exempt_paths,
+    )
+    return ModelsResponse(models=[description], limits=limits)

@@ -10,6 +10,11 @@ class ItemError(BaseModel):
     message: str
 
 
+class LexiconMatch(BaseModel):
+    word: str = Field(description="the candidate that best explains the reading, as given")
+    score: float = Field(description="exp(-weighted edit distance): 1 when the reading is the candidate")
+
+
 class CropResult(BaseModel):
     index: int = Field(description="position of the crop in the request")
     filename: str | None = Field(None, description="the uploaded file name, when there was one")
@@ -17,6 +22,9 @@ class CropResult(BaseModel):
     confidence: float | None = Field(None, description="mean of the per-character probabilities")
     char_confidences: list[float] | None = Field(None, description="probability of each recognized character")
     error: ItemError | None = Field(None, description="why this crop was not recognized")
+    lexicon_match: LexiconMatch | None = Field(
+        None, description="with a lexicon: the candidate word that best explains the reading, beside the free text"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -39,6 +47,8 @@ class RecognizeJSON(BaseModel):
         min_length=1,
     )
     filenames: list[str] | None = Field(None, description="optional names, same order as images")
+    lexicon: list[str] | None = Field(None, description="candidate words: each crop also gets the best of them")
+    lexicon_name: str | None = Field(None, description="a lexicon the server holds (RARE_LEXICONS), by name")
 
 
 class ErrorDetail(BaseModel):
@@ -63,8 +73,18 @@ class ModelDescription(BaseModel):
     max_batch_size: int | None = None
 
 
+class RequestLimits(BaseModel):
+    """What one /recognize request may carry here (clients split their work by it)."""
+
+    max_images: int = Field(description="crops per request")
+    max_image_bytes: int = Field(description="bytes per encoded crop")
+    max_request_bytes: int = Field(description="bytes per request body")
+    api_key_required: bool = Field(description="whether /recognize needs the API key")
+
+
 class ModelsResponse(BaseModel):
     models: list[ModelDescription]
+    limits: RequestLimits
 
 
 class HealthResponse(BaseModel):

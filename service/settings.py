@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_request_pixels: int = Field(
         100_000_000, ge=1, description="decoded pixels of one request; crops past this budget get image_too_large"
     )
+    lexicons: dict[str, Path] = Field(
+        {}, description='named lexicons, one candidate word a line, e.g. {"streets": "/data/streets.txt"}'
+    )
     max_in_flight: int = Field(256, ge=1, description="requests recognized at once (bodies read); more get 429")
     max_body_bytes_in_flight: int = Field(
         256 * MiB, ge=1, description="request body bytes one worker holds at once, all requests together; then 429"

@@ -26,6 +26,8 @@ from service.settings import Settings
 
 FIELD = "images"
 MAX_OTHER_FIELDS = 16
+TEXT_FIELDS = ("lexicon", "lexicon_name")  # multipart: candidate words, one a line; a lexicon the server holds
+MAX_LEXICON_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -35,7 +37,16 @@ class Upload:
     error: ItemError | None = None
 
 
-async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
+@dataclass
+class Uploads:
+    """What a /recognize request carries: its crops, and optionally candidate words or a server lexicon's name."""
+
+    crops: list[Upload]
+    lexicon: list[str] | None = None
+    lexicon_name: str | None = None
+
+
+async def read_uploads(request: Request, settings: Settings) -> Uploads:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         uploads = await _read_multipart(request, request.headers["content-type"], settings)
@@ -46,7 +57,7 @@ async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
             f"content type {content_type or '(none)'!r} is not supported: send "
             f"multipart/form-data with files in field 'images', or application/json"
         )
-    if not uploads:
+    if not uploads.crops:
         raise NoImages(f"no images: send one or more files in the multipart field {FIELD!r}")
     return uploads
 
@@ -63,7 +74,7 @@ def _too_large(size: int, settings: Settings) -> ItemError:
     )
 
 
-async def _read_json(request: Request, settings: Settings) -> list[Upload]:
+async def _read_json(request: Request, settings: Settings) -> Uploads:
     try:
         body = RecognizeJSON.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -74,7 +85,8 @@ async def _read_json(request: Request, settings: Settings) -> list[Upload]:
         raise MalformedBody(f"invalid JSON body at {where}: {first['msg']}") from None
     _check_count(len(body.images), settings)
     names = body.filenames or []
-    return [_decode_base64(text, names[i] if i < len(names) else None, settings) for i, text in enumerate(body.images)]
+    crops = [_decode_base64(text, names[i] if i < len(names) else None, settings) for i, text in enumerate(body.images)]
+    return Uploads(crops, body.lexicon, body.lexicon_name)
 
 
 def _decode_base64(text: str, filename: str | None, settings: Settings) -> Upload:
@@ -100,6 +112,8 @@ class _Parts:
         self._header = [bytearray(), bytearray()]  # name, value of the header being read
         self._disposition = b""
         self._buffer: bytearray | None = None  # the current image part; None: a part we skip
+        self.texts: dict[str, bytearray] = {}  # the text fields of TEXT_FIELDS
+        self._text: bytearray | None = None
         self._size = 0
 
     def callbacks(self) -> dict:
@@ -118,7 +132,7 @@ class _Parts:
         return self._buffer is not None
 
     def _begin(self) -> None:
-        self._disposition, self._buffer, self._size = b"", None, 0
+        self._disposition, self._buffer, self._text, self._size = b"", None, None, 0
 
     def _header_end(self) -> None:
         if bytes(self._header[0]).lower() == b"content-disposition":
@@ -128,6 +142,9 @@ class _Parts:
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._disposition)
         name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name in TEXT_FIELDS:
+            self._text = self.texts.setdefault(name, bytearray())
+            return
         if name != FIELD:
             self.others += 1
             if self.others > MAX_OTHER_FIELDS:
@@ -141,6 +158,10 @@ class _Parts:
         self._buffer = bytearray()
 
     def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._text is not None:
+            if len(self._text) + end - start > MAX_LEXICON_BYTES:
+                raise MalformedBody(f"the lexicon fields hold more than {MAX_LEXICON_BYTES} bytes")
+            self._text.extend(data[start:end])
         if self._buffer is None:
             return
         self._size += end - start
@@ -160,7 +181,7 @@ class _Parts:
         self._buffer = None
 
 
-async def _read_multipart(request: Request, content_type: str, settings: Settings) -> list[Upload]:
+async def _read_multipart(request: Request, content_type: str, settings: Settings) -> Uploads:
     """The crops of a multipart body, read as it streams in (see the module docstring)."""
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
@@ -176,4 +197,6 @@ async def _read_multipart(request: Request, content_type: str, settings: Setting
         raise MalformedBody(f"malformed multipart body: {exc}") from None
     if parts.inside_part:
         raise MalformedBody("malformed multipart body: the body ended inside a part")
-    return parts.uploads
+    texts = {name: value.decode("utf-8", "replace") for name, value in parts.texts.items()}
+    words = [w.strip() for w in texts["lexicon"].splitlines() if w.strip()] if "lexicon" in texts else None
+    return Uploads(parts.uploads, words, texts.get("lexicon_name", "").strip() or None)

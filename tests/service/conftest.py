@@ -43,8 +43,10 @@ class Gateway:
         return text
 
 
-def start_gateway(env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 60) -> Gateway:
-    port = free_port()
+def start_gateway(
+    env: dict[str, str], log: Path, ready_path: str = "/healthz", timeout: float = 60, port: int | None = None
+) -> Gateway:
+    port = port or free_port()
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "RARE_HOST": "127.0.0.1", "RARE_PORT": str(port), **env}
     handle = log.open("w")
     process = subprocess.Popen(

@@ -134,3 +134,31 @@ def test_readiness_details_only_for_callers_with_the_key(client: TestClient, bac
     assert anonymous["status"] == "not_ready" and "withdrawn" not in anonymous["detail"]
     assert "withdrawn" in client.get("/readyz").json()["detail"]
     assert "withdrawn" not in client.get("/v1/models", headers={"X-API-Key": ""}).text
+
+
+def test_a_lexicon_picks_the_candidate_that_explains_the_reading(client: TestClient, tmp_path) -> None:
+    files = [("images", (f"{w}.png", crop(w), "image/png")) for w in (40, 7)]
+    body = client.post("/recognize", files=files, data={"lexicon": "41\n40\n77\n"}).json()
+    assert [r["text"] for r in body["results"]] == ["40", "7"]  # the free reading stays
+    assert body["results"][0]["lexicon_match"] == {"word": "40", "score": 1.0}
+    assert body["results"][1]["lexicon_match"]["word"] == "77" and body["results"][1]["lexicon_match"]["score"] < 1
+    as_json = client.post("/recognize", json={"images": [base64.b64encode(crop(40)).decode()], "lexicon": ["4O", "40"]})
+    assert as_json.json()["results"][0]["lexicon_match"]["word"] == "40"
+    assert client.post("/recognize", files=files).json()["results"][0]["lexicon_match"] is None
+
+
+def test_named_lexicons_come_from_settings(backend: FakeBackend, tmp_path) -> None:
+    (tmp_path / "codes.txt").write_text("# container codes\n12\n99\n")
+    settings = Settings(lexicons={"codes": tmp_path / "codes.txt"})
+    with TestClient(create_app(settings, backend)) as client:
+        files = [("images", ("a.png", crop(12), "image/png"))]
+        body = client.post("/recognize", files=files, data={"lexicon_name": "codes"}).json()
+        assert body["results"][0]["lexicon_match"]["word"] == "12"
+        for data, message in [
+            ({"lexicon_name": "streets"}, "no lexicon named 'streets' here; the server holds ['codes']"),
+            ({"lexicon_name": "codes", "lexicon": "12"}, "not both"),
+            ({"lexicon": "!!!\n"}, "no usable word"),
+        ]:
+            refused = client.post("/recognize", files=files, data=data)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_lexicon"
+            assert message in refused.json()["error"]["message"]
