@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service import metrics
@@ -84,6 +86,15 @@ async def recognize(request: Request) -> Response:
     )
     # serialized once by pydantic-core; returning the model would make FastAPI dump, re-validate and dump it again
     return Response(body.model_dump_json(), media_type="application/json")
+
+
+DEMO_PAGE = (Path(__file__).parent / "static" / "demo.html").read_text(encoding="utf-8")
+
+
+@router.get("/demo", response_class=HTMLResponse, summary="A page to try the service in a browser")
+async def demo() -> HTMLResponse:
+    """Choose or drop crops and see each text, its characters shaded by confidence (served from here, no CDN)."""
+    return HTMLResponse(DEMO_PAGE)
 
 
 @router.get("/healthz", response_model=HealthResponse, summary="Liveness: the process serves HTTP")
