@@ -28,7 +28,11 @@ SHORTLIST = 32
 
 
 class LexiconError(RareError, ValueError):
-    """A lexicon that cannot be used (empty after normalization, too large)."""
+    """A lexicon that cannot be used (too large, or empty after normalization)."""
+
+
+class EmptyLexicon(LexiconError):
+    """No candidate word has a character the model reads."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Lexicon:
         normalized = {codec.normalize(w)[0]: w for w in words}
         normalized.pop("", None)
         if not normalized:
-            raise LexiconError("the lexicon has no usable word (after lowercasing and dropping unknown characters)")
+            raise EmptyLexicon("the lexicon has no usable word (after lowercasing and dropping unknown characters)")
         self.keys = list(normalized)  # what is compared
         self.words = list(normalized.values())  # what is answered, as given
 

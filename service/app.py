@@ -68,7 +68,12 @@ def openapi_with_limits(app: FastAPI, settings: Settings) -> dict:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         content = schema["paths"]["/recognize"]["post"]["requestBody"]["content"]
-        content["multipart/form-data"]["schema"]["properties"]["images"]["maxItems"] = settings.max_images
-        content["application/json"]["schema"]["properties"]["images"]["maxItems"] = settings.max_images
+        for body in (content["multipart/form-data"]["schema"], content["application/json"]["schema"]):
+            body["properties"]["images"]["maxItems"] = settings.max_images
+            if settings.lexicons:  # the names this deployment holds; none: the field does not exist here
+                body["properties"]["lexicon_name"]["enum"] = sorted(settings.lexicons)
+                body["properties"]["lexicon_name"].pop("anyOf", None)
+            else:
+                del body["properties"]["lexicon_name"]
         app.openapi_schema = schema
     return app.openapi_schema

@@ -51,11 +51,9 @@ RECOGNIZE_BODY = {
                             "minItems": 1,
                             "description": "one or more word crops (image files)",
                         },
-                        "lexicon": {
-                            "type": "string",
-                            "description": "candidate words, one a line: each crop also gets the best of them",
-                        },
-                        "lexicon_name": {"type": "string", "description": "a lexicon the server holds, by name"},
+                        # multipart values are text whatever a client meant: any value is read as words
+                        "lexicon": {"description": "candidate words, one a line: each crop also gets the best of them"},
+                        "lexicon_name": {"description": "a lexicon the server holds, by name"},
                     },
                 }
             },

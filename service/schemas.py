@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_LEXICON_WORDS = 100_000
 
 
 class ItemError(BaseModel):
@@ -42,12 +44,16 @@ class RecognizeResponse(BaseModel):
 class RecognizeJSON(BaseModel):
     """JSON alternative to multipart: base64-encoded image files."""
 
+    model_config = ConfigDict(extra="forbid")
+
     images: list[str] = Field(
         description="base64 of each image file (PNG, JPEG, BMP, TIFF, WebP, ...); a data: URL prefix is accepted",
         min_length=1,
     )
     filenames: list[str] | None = Field(None, description="optional names, same order as images")
-    lexicon: list[str] | None = Field(None, description="candidate words: each crop also gets the best of them")
+    lexicon: list[str] | None = Field(
+        None, description="candidate words: each crop also gets the best of them", max_length=MAX_LEXICON_WORDS
+    )
     lexicon_name: str | None = Field(None, description="a lexicon the server holds (RARE_LEXICONS), by name")
 
 
