@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", required=True, choices=TARGETS)
     parser.add_argument("--repository", type=Path, default=Path("model_repository"), help="model repository root")
     parser.add_argument("--name", default="rare", help="model name (folder under the repository)")
+    parser.add_argument("--version", default=None, help="version directory to write (default: rare.json's)")
+    parser.add_argument(
+        "--engine-cache", type=Path, default=None, help="keep built versions here, keyed by model, GPU, TensorRT, flags"
+    )
     parser.add_argument("--max-batch-size", type=int, default=64)
     parser.add_argument("--instances", type=int, default=1, help="instance_group count")
     parser.add_argument("--max-queue-delay-us", type=int, default=2000, help="dynamic batcher wait for more requests")
@@ -120,7 +124,28 @@ def run_build(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     engine = EngineOptions(opt_batch=args.opt_batch, workspace_mib=args.workspace_mib, timing_cache=args.timing_cache)
-    write_repository(args.model_dir, args.repository, args.target, options, engine)
+    write_repository(args.model_dir, args.repository, args.target, options, engine, args.version, args.engine_cache)
+    return 0
+
+
+def build_versions_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m build_engine versions",
+        description="Choose which versions of a repository's model Triton serves (rewrites its version policy): "
+        "--serve latest (the highest), or --serve 1 (a rollback) / --serve 1,2.",
+    )
+    parser.add_argument("--repository", required=True, type=Path, help="the Triton model repository")
+    parser.add_argument("--name", default="rare", help="model name (folder under the repository)")
+    parser.add_argument("--serve", required=True, help="latest, or a comma list of versions")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    from build_engine.versions import serve_versions
+
+    present = serve_versions(args.repository, args.name, args.serve)
+    sys.stdout.write(f"{args.repository / args.name}: serving {args.serve} of versions {present}\n")
     return 0
 
 
@@ -158,6 +183,7 @@ def run_quantize(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS = {
+    "versions": (build_versions_parser, run_versions),
     "verify": (build_verify_parser, run_verify),
     "quantize": (build_quantize_parser, run_quantize),
 }

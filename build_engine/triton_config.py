@@ -131,7 +131,7 @@ def model_config(spec: ModelSpec, target: str, options: ServingOptions) -> mc.Mo
         dynamic_batching=dynamic_batching(options),
         instance_group=[mc.ModelInstanceGroup(count=options.instances, kind=instance_kind(target, options))],
         model_warmup=warmup(spec, options),
-        version_policy=mc.ModelVersionPolicy(latest=mc.ModelVersionPolicy.Latest(num_versions=1)),
+        version_policy=mc.ModelVersionPolicy(latest=mc.ModelVersionPolicy.Latest(num_versions=1)),  # see versions.py
     )
     config.parameters[SPEC_PARAMETER].string_value = json.dumps(asdict(spec), ensure_ascii=False, separators=(",", ":"))
     if target == "python":

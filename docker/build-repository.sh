@@ -6,8 +6,9 @@
 # The model comes from $RARE_MODEL_DIR and goes to $MODEL_REPOSITORY/$RARE_TRITON_MODEL. A TensorRT engine only
 # loads on the TensorRT version and GPU that built it, so the build is keyed by the model files, the TensorRT
 # version, the GPU and the flags: when the repository already holds a build with the same key (a restarted
-# container, a compose volume), nothing is rebuilt. With $TIMING_CACHE_DIR set, the TensorRT timing cache is kept
-# there, one file per GPU and TensorRT version.
+# container, a compose volume), nothing is rebuilt. With $ENGINE_CACHE_DIR set (a volume that outlives the pod),
+# every built version is kept there under that key, with the TensorRT timing cache (build_engine.engine_cache): a
+# new pod on an empty repository copies its engine instead of building it.
 set -euo pipefail
 
 model_dir="${RARE_MODEL_DIR:?RARE_MODEL_DIR: the exported model directory}"
@@ -19,9 +20,8 @@ gpu="$(nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader 2>/dev/null
 gpu="${gpu:-none}"
 
 cache_flags=()
-if [[ -n "${TIMING_CACHE_DIR:-}" && "$trt_version" != none ]]; then
-  slug="$(printf '%s-trt%s' "$gpu" "$trt_version" | tr -c 'A-Za-z0-9._-' '_')"
-  cache_flags=(--timing-cache "$TIMING_CACHE_DIR/$slug.timing")
+if [[ -n "${ENGINE_CACHE_DIR:-}" ]]; then
+  cache_flags=(--engine-cache "$ENGINE_CACHE_DIR")
 fi
 
 key="$(

@@ -109,7 +109,8 @@ def server_env(install: TritonInstall) -> dict[str, str]:
 
 
 class TritonProcess:
-    """One tritonserver process on 127.0.0.1; :meth:`start` then :meth:`wait_ready`, or use :func:`local_triton`."""
+    """One tritonserver process on a loopback address (127.0.0.1, or another of 127.0.0.0/8 for a second server on
+    the same ports); :meth:`start` then :meth:`wait_ready`, or use :func:`local_triton`."""
 
     def __init__(
         self,
@@ -118,11 +119,13 @@ class TritonProcess:
         workdir: Path,
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
+        host: str = HOST,
     ) -> None:
         self.repository = Path(repository).resolve()
         if not self.repository.is_dir():
             raise TritonStartError(f"{self.repository}: model repository not found")
         self.ports = ports
+        self.host = host
         self.install = find_install()
         self.backends = prepare_backends(self.install, workdir)
         self.log_path = log_path
@@ -131,26 +134,26 @@ class TritonProcess:
 
     @property
     def grpc_url(self) -> str:
-        return f"{HOST}:{self.ports.grpc}"
+        return f"{self.host}:{self.ports.grpc}"
 
     @property
     def http_url(self) -> str:
-        return f"http://{HOST}:{self.ports.http}"
+        return f"http://{self.host}:{self.ports.http}"
 
     @property
     def metrics_url(self) -> str:
-        return f"http://{HOST}:{self.ports.metrics}/metrics"
+        return f"http://{self.host}:{self.ports.metrics}/metrics"
 
     def command(self) -> list[str]:
         return [
             str(self.install.binary),
             f"--model-repository={self.repository}",
             f"--backend-directory={self.backends}",
-            f"--grpc-address={HOST}",
+            f"--grpc-address={self.host}",
             f"--grpc-port={self.ports.grpc}",
-            f"--http-address={HOST}",
+            f"--http-address={self.host}",
             f"--http-port={self.ports.http}",
-            f"--metrics-address={HOST}",
+            f"--metrics-address={self.host}",
             f"--metrics-port={self.ports.metrics}",
             "--allow-gpu-metrics=false",
             "--pinned-memory-pool-byte-size=0",  # CPU only: no CUDA pinned memory

@@ -20,7 +20,7 @@ from rare.onnx_runtime import usable_cores
 from rare.preprocess import ImageError
 from service import metrics
 from service.admission import Admission
-from service.backends.base import Backend, BackendStatus
+from service.backends.base import Answer, Backend, BackendStatus
 from service.errors import BackendUnavailable, GatewayError
 from service.lexicons import Lexicons
 from service.schemas import CropResult, ItemError, LexiconMatch, ModelInfo
@@ -63,20 +63,20 @@ class Pipeline:
     async def status(self) -> BackendStatus:
         return await self.backend.status()
 
-    def model_info(self) -> ModelInfo:
-        """Which model answered (name, version, backend), for every response."""
+    def model_info(self, version: str | None = None) -> ModelInfo:
+        """Which model answered (name, the version that answered, backend), for every response."""
         spec = self.backend.spec
         if spec is None:  # the backend lost its model between the answer and now
             raise BackendUnavailable("model not ready", retry_after=self.settings.retry_after_s)
-        return ModelInfo(name=spec.model_name, version=spec.model_version, backend=self.backend.kind)
+        return ModelInfo(name=spec.model_name, version=version or spec.model_version, backend=self.backend.kind)
 
-    async def recognize(self, request: Uploads) -> list[CropResult]:
+    async def recognize(self, request: Uploads) -> tuple[list[CropResult], str | None]:
         """Decode, infer and decode the outputs (and match the lexicon, if the request has one), holding one of the
         worker's recognition slots meanwhile."""
         with self.admission.slot():
             return await self._recognize(request)
 
-    async def _recognize(self, request: Uploads) -> list[CropResult]:
+    async def _recognize(self, request: Uploads) -> tuple[list[CropResult], str | None]:
         uploads = request.crops
         spec = self.backend.spec
         if spec is None:
@@ -97,15 +97,17 @@ class Pipeline:
                 self._decode_and_preprocess, uploads, errors, limiter=self._decoders
             )
         recognized: dict[int, Recognition] = {}
+        version = None
         if good:
-            ids, scores = await self._infer(batch)
+            ids, scores, version = await self._infer(batch)
             start = time.perf_counter()
             recognized = dict(zip(good, self.codec(spec).decode_ids(ids, scores), strict=True))
             metrics.STAGE["postprocess"].observe(time.perf_counter() - start)
         metrics.CROPS_RECOGNIZED.inc(len(good))
         metrics.CROPS_FAILED.inc(len(uploads) - len(good))
         matches = await _match(lexicon, recognized) if lexicon is not None and recognized else {}
-        return [_result(i, u.filename, recognized.get(i), errors[i], matches.get(i)) for i, u in enumerate(uploads)]
+        results = [_result(i, u.filename, recognized.get(i), errors[i], matches.get(i)) for i, u in enumerate(uploads)]
+        return results, version
 
     def codec(self, spec: ModelSpec) -> LabelCodec:
         if self._codec is None or self._codec[0] is not spec:
@@ -145,7 +147,7 @@ class Pipeline:
         timer.observe()
         return (np.stack(rows) if rows else np.zeros((0, *spec.image_shape), np.float32)), good
 
-    async def _infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    async def _infer(self, batch: np.ndarray) -> Answer:
         """Chunks sent concurrently: at most the backend's max batch, and one per model instance, so that one big
         request keeps every instance busy (the backend merges chunks again under load)."""
         start = time.perf_counter()
@@ -157,9 +159,10 @@ class Pipeline:
         metrics.STAGE["infer"].observe(time.perf_counter() - start)
         if len(outputs) == 1:
             return outputs[0]
-        return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
+        versions = ",".join(sorted({o.version for o in outputs}))  # two during a switch of versions
+        return Answer(np.concatenate([o.ids for o in outputs]), np.concatenate([o.scores for o in outputs]), versions)
 
-    async def _infer_chunks(self, chunks: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    async def _infer_chunks(self, chunks: list[np.ndarray]) -> list[Answer]:
         """All chunks at once; the first failure cancels the others (no work for an answer nobody will read)."""
         if len(chunks) == 1:
             return [await self.backend.infer(chunks[0])]

@@ -75,12 +75,12 @@ async def recognize(request: Request) -> Response:
     pipeline = pipeline_of(request)
     uploads = await read_uploads(request, pipeline.settings)
     metrics.CROPS_PER_REQUEST.observe(len(uploads.crops))
-    results = await pipeline.recognize(uploads)
+    results, version = await pipeline.recognize(uploads)
     for result in results:
         if result.error is not None:
             metrics.ERRORS.labels(result.error.code).inc()
     body = RecognizeResponse.model_construct(
-        model=pipeline.model_info(), results=results, request_id=request.state.request_id
+        model=pipeline.model_info(version), results=results, request_id=request.state.request_id
     )
     # serialized once by pydantic-core; returning the model would make FastAPI dump, re-validate and dump it again
     return Response(body.model_dump_json(), media_type="application/json")

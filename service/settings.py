@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     triton_url: str | None = Field(None, description="Triton gRPC address, e.g. 127.0.0.1:8001")
     triton_model: str = Field("rare", description="model name in the Triton repository")
     triton_model_version: str = Field("", description="empty: Triton's latest")
-    triton_timeout_s: float = Field(10.0, gt=0, description="gRPC deadline of one inference call")
+    triton_timeout_s: float = Field(10.0, gt=0, description="gRPC deadline of one inference call (all its attempts)")
+    triton_attempts: int = Field(
+        3, ge=1, description="tries of one inference, each on the next replica, while a replica is unavailable"
+    )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of every 429 and 503 (load shedding, either backend)")
     ort_instances: int = Field(
         0, ge=0, description="batches the embedded backend runs in parallel per worker (0: cores / workers)"

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from rare.modelspec import ModelSpec
+
+
+class Answer(NamedTuple):
+    """What a backend returns for a batch: per-step class ids [N, 25], their probabilities [N, 25], and the version
+    of the model that answered (Triton may serve several, and switch between them)."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    version: str
 
 
 @dataclass
@@ -27,7 +36,7 @@ class Backend(Protocol):
 
     async def status(self) -> BackendStatus: ...
 
-    async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """float32 [N, 3, 32, 100] (N <= max_batch_size) -> class ids [N, 25] and their probabilities [N, 25]."""
+    async def infer(self, batch: np.ndarray) -> Answer:
+        """float32 [N, 3, 32, 100] (N <= max_batch_size) -> class ids, probabilities and the answering version."""
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ import numpy as np
 from rare.errors import RareError
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
-from service.backends.base import BackendStatus
+from service.backends.base import Answer, BackendStatus
 from service.batcher import MicroBatcher
 from service.errors import BackendFailed, BackendUnavailable, GatewayError
 from service.settings import Settings
@@ -57,13 +57,13 @@ class OnnxBackend:
     async def status(self) -> BackendStatus:
         return BackendStatus(self._batcher is not None, self._detail)
 
-    async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    async def infer(self, batch: np.ndarray) -> Answer:
         if self._batcher is None:
-            raise BackendUnavailable(
-                f"the embedded model is not loaded ({self._detail})", retry_after=self.settings.retry_after_s
-            )
+            log.warning("embedded model not loaded: %s", self._detail)
+            raise BackendUnavailable("the embedded model is not loaded", retry_after=self.settings.retry_after_s)
         try:
-            return await self._batcher.submit(batch)
+            ids, scores = await self._batcher.submit(batch)
+            return Answer(ids, scores, self.spec.model_version)
         except (RareError, GatewayError):
             raise
         except Exception as exc:  # noqa: BLE001 - an ONNX Runtime failure is this request's 502, not a crash

@@ -9,6 +9,7 @@ ready and says why; it recovers by itself once Triton is back, without a restart
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
@@ -17,12 +18,23 @@ from tritonclient.utils import InferenceServerException
 from rare.codec import ids_and_scores
 from rare.errors import RareError
 from rare.modelspec import ModelSpec, TensorSpec
-from service.backends.base import BackendStatus
+from service.backends.base import Answer, BackendStatus
 from service.errors import BackendFailed, BackendTimeout, BackendUnavailable, GatewayError, Overloaded
 from service.settings import Settings
 
 log = logging.getLogger("rare.gateway")
 PROBE_TIMEOUT_S = 2.0
+# One channel to every address the target names (dns:///a-headless-service:8001 resolves to each replica, and is
+# resolved again as they come and go; ipv4:10.0.0.1:8001,10.0.0.2:8001 lists them), each request to the next
+# replica: request-level balancing, where a plain host:port through a ClusterIP balances only connections.
+CHANNEL_ARGS = [
+    ("grpc.lb_policy_name", "round_robin"),
+    ("grpc.dns_min_time_between_resolutions_ms", 5000),
+    ("grpc.max_send_message_length", 2**31 - 1),
+    ("grpc.max_receive_message_length", 2**31 - 1),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
 
 
 class ModelMismatch(RareError):
@@ -41,7 +53,7 @@ class TritonBackend:
         self._detail = "not connected"
 
     async def start(self) -> None:
-        self._client = grpcclient.InferenceServerClient(self.settings.triton_url)
+        self._client = grpcclient.InferenceServerClient(self.settings.triton_url, channel_args=CHANNEL_ARGS)
         await self._validate()
 
     async def close(self) -> None:
@@ -94,25 +106,33 @@ class TritonBackend:
             return BackendStatus(self._not_ready(f"model {self.settings.triton_model!r} is not ready"), self._detail)
         return BackendStatus(True, self._detail)
 
-    async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    async def infer(self, batch: np.ndarray) -> Answer:
+        """One inference; a replica that is unavailable is retried on the next one, within the request's deadline."""
         if self.spec is None and not await self._validate():
-            raise BackendUnavailable(self._detail, retry_after=self.settings.retry_after_s)
+            raise BackendUnavailable("the model is not ready", retry_after=self.settings.retry_after_s)
         spec = self.spec
         images = grpcclient.InferInput(spec.input.name, list(batch.shape), "FP32")
         images.set_data_from_numpy(batch)
         roles = spec.fetched_roles()
         wanted = [spec.outputs[role].name for role in roles]
-        try:
-            result = await self._client.infer(
-                self.settings.triton_model,
-                [images],
-                model_version=self.settings.triton_model_version,
-                outputs=[grpcclient.InferRequestedOutput(name) for name in wanted],
-                client_timeout=self.settings.triton_timeout_s,
-            )
-        except InferenceServerException as exc:
-            raise self._map_error(exc) from None
-        return ids_and_scores({role: result.as_numpy(name) for role, name in zip(roles, wanted, strict=True)})
+        deadline = time.monotonic() + self.settings.triton_timeout_s
+        for attempt in range(self.settings.triton_attempts):
+            try:
+                result = await self._client.infer(
+                    self.settings.triton_model,
+                    [images],
+                    model_version=self.settings.triton_model_version,
+                    outputs=[grpcclient.InferRequestedOutput(name) for name in wanted],
+                    client_timeout=max(0.001, deadline - time.monotonic()),
+                )
+                break
+            except InferenceServerException as exc:
+                last_try = attempt + 1 == self.settings.triton_attempts or time.monotonic() >= deadline
+                if "UNAVAILABLE" not in str(exc.status()) or last_try:
+                    raise self._map_error(exc) from None
+                log.info("Triton replica unavailable (%s); trying the next one", exc.message())
+        outputs = {role: result.as_numpy(name) for role, name in zip(roles, wanted, strict=True)}
+        return Answer(*ids_and_scores(outputs), result.get_response().model_version)
 
     def _map_error(self, exc: InferenceServerException) -> GatewayError:
         status, message = str(exc.status()), exc.message() or str(exc)
@@ -122,9 +142,10 @@ class TritonBackend:
         if "Exceeds maximum queue size" in message or "RESOURCE_EXHAUSTED" in status:
             return Overloaded("Triton's queue is full; retry later", retry_after=retry)
         if "UNAVAILABLE" in status or "NOT_FOUND" in status or "CANCELLED" in status:
-            self._not_ready(f"Triton unavailable: {message}")
-            return BackendUnavailable(f"Triton is unavailable: {message}", retry_after=retry)
-        return BackendFailed(f"Triton returned {status}: {message}")
+            self._not_ready(f"Triton unavailable: {message}")  # the details go to the log, not to clients
+            return BackendUnavailable("Triton is unavailable; retry later", retry_after=retry)
+        log.warning("Triton failed: %s %s", status, message)
+        return BackendFailed(f"Triton returned {status}")
 
 
 def spec_from_config(config: dict) -> ModelSpec:

@@ -174,3 +174,26 @@ def test_prometheus_adapter_values_are_valid_yaml_for_the_chart() -> None:
     for rule in values["rules"]["custom"]:
         assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
         assert "<<.LabelMatchers>>" in rule["metricsQuery"] and "<<.GroupBy>>" in rule["metricsQuery"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateways_balance_requests_over_every_triton_pod(overlay: str) -> None:
+    docs = manifests(overlay)
+    headless = find(docs, "Service", "rare-triton-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == find(docs, "Deployment", "rare-triton")["spec"]["selector"]["matchLabels"]
+    env = {e["name"]: e.get("value") for e in containers(find(docs, "Deployment", "rare-gateway"))["gateway"]["env"]}
+    port = {p["name"]: p["port"] for p in headless["spec"]["ports"]}["grpc"]
+    assert env["RARE_TRITON_URL"] == f"dns:///rare-triton-headless:{port}"
+
+
+def test_gpu_engines_live_on_a_volume_that_outlives_the_pod() -> None:
+    docs = manifests("gpu")
+    triton = find(docs, "Deployment", "rare-triton")
+    (builder,) = containers(triton, init=True).values()
+    env = {e["name"]: e.get("value") for e in builder["env"]}
+    mount = next(m for m in builder["volumeMounts"] if m["mountPath"] == env["ENGINE_CACHE_DIR"])
+    volume = next(v for v in triton["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" not in volume
+    claim = find(docs, "PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # pods on several nodes share it, keyed by GPU

@@ -8,7 +8,7 @@ import numpy as np
 
 from rare.codec import LabelCodec
 from rare.modelspec import ModelSpec, our_io
-from service.backends.base import BackendStatus
+from service.backends.base import Answer, BackendStatus
 from service.errors import GatewayError
 
 
@@ -38,14 +38,14 @@ class FakeBackend:
     async def status(self) -> BackendStatus:
         return BackendStatus(self.ready, "fake model loaded" if self.ready else "fake model withdrawn")
 
-    async def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    async def infer(self, batch: np.ndarray) -> Answer:
         if self.error is not None:
             raise self.error
         self.batches.append(len(batch))
         codec = LabelCodec()
         filled = (batch != 0).any(axis=(1, 2)).sum(axis=1)  # [N, 3, 32, 100] -> columns with ink or paper [N]
         ids = np.stack([codec.encode(str(int(width))) for width in filled])  # [N, 25]: sos, digits, eos, sos...
-        return ids.astype(np.int32), np.full(ids.shape, 0.9, dtype=np.float32)
+        return Answer(ids.astype(np.int32), np.full(ids.shape, 0.9, dtype=np.float32), self.spec.model_version)
 
     async def close(self) -> None:
         pass
