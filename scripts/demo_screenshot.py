@@ -1,6 +1,6 @@
 """Regenerate docs/demo.png: the demo page after reading the sample crops (needs a running gateway and chromium).
 
-    python scripts/demo_screenshot.py http://127.0.0.1:8080
+python scripts/demo_screenshot.py http://127.0.0.1:8080
 """
 
 from __future__ import annotations
