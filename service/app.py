@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from prometheus_client import multiprocess
 
 import rare
 from service.admission import Admission
 from service.backends.base import Backend
 from service.backends.onnx import OnnxBackend
 from service.backends.triton import TritonBackend
+from service.docs import install_docs
 from service.errors import install_error_handlers
 from service.middleware import GatewayMiddleware
 from service.pipeline import Pipeline
@@ -38,13 +41,18 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         await backend.start()  # one client (or one ONNX Runtime session) per process and event loop
         yield
         await backend.close()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # this worker's live gauges stop counting
+            multiprocess.mark_process_dead(os.getpid())
 
     app = FastAPI(
         title="RARE scene-text recognition",
         version=rare.__version__,
         lifespan=lifespan,
         description="POST word crops to /recognize and get their text, confidence and per-character confidences.",
+        docs_url=None,  # service.docs serves both from local files
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     admission = Admission(settings)
     app.state.pipeline = Pipeline(backend, settings, admission)

@@ -83,7 +83,7 @@ class GatewayMiddleware:
         """With RARE_API_KEY set, every path but the exempt ones needs the key (compared in constant time):
         ``X-API-Key: KEY``, or ``Authorization: Bearer KEY`` with the scheme in any case (RFC 9110)."""
         key = self.settings.api_key
-        if key is None or (exempt and scope["path"] in self.settings.auth_exempt_paths):
+        if key is None or (exempt and _exempt(scope["path"], self.settings.auth_exempt_paths)):
             return True
         supplied = headers.get("x-api-key")
         if not supplied:
@@ -114,6 +114,11 @@ class GatewayMiddleware:
         template = getattr(route, "path", None) or "unmatched"
         metrics.REQUEST_DURATION.labels(template, scope["method"], str(status)).observe(seconds)
         log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, seconds * 1000)
+
+
+def _exempt(path: str, exempt: list[str]) -> bool:
+    """``path`` is one of ``exempt``, or below one that ends with a slash."""
+    return path in exempt or any(e.endswith("/") and path.startswith(e) for e in exempt)
 
 
 async def _drain(receive: Receive, headers: dict[str, str]) -> None:

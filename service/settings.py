@@ -65,8 +65,9 @@ class Settings(BaseSettings):
         None, description="when set, requests need 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
     )
     auth_exempt_paths: list[str] = Field(
-        ["/healthz", "/readyz", "/metrics", "/demo"],
-        description="paths served without the API key (the demo page holds no data; its requests carry the key)",
+        ["/healthz", "/readyz", "/metrics", "/demo", "/docs", "/redoc", "/openapi.json", "/docs/static/"],
+        description="paths served without the API key; one ending in / covers what is below it (the pages hold no "
+        "data; the requests they make carry the key)",
     )
     cors_origins: list[str] = Field([], description="allowed CORS origins (empty: CORS off)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

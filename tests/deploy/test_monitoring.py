@@ -7,6 +7,7 @@ tests/integration/test_monitoring_metrics.py; here the queries are only parsed, 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -84,9 +85,14 @@ def test_dashboard_loads_and_has_the_panels_asked_for() -> None:
         assert set(panel["gridPos"]) == {"x", "y", "w", "h"}, panel["title"]
         if panel["type"] != "row":
             assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
-    (variable,) = dashboard["templating"]["list"]
-    assert (variable["name"], variable["type"], variable["query"]) == ("datasource", "datasource", "prometheus")
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    datasource = variables.pop("datasource")
+    assert (datasource["type"], datasource["query"]) == ("datasource", "prometheus")
+    assert set(variables) == {"namespace", "job", "pod"}  # a shared cluster: scope every panel
+    assert all(v["includeAll"] and v["allValue"] == ".*" and v["type"] == "query" for v in variables.values())
     text = "\n".join(expr for _, expr in dashboard_queries())
+    text = text.replace('{namespace=~"$namespace", job=~"$job", pod=~"$pod"}', "")  # the scope of every panel
+    text = text.replace('namespace=~"$namespace", job=~"$job", pod=~"$pod", ', "")
     wanted = {
         "request rate": "rate(rare_http_request_duration_seconds_count",
         "p50 per stage": "histogram_quantile(0.5, sum by (le, stage) (rate(rare_stage_duration_seconds_bucket",
@@ -100,6 +106,13 @@ def test_dashboard_loads_and_has_the_panels_asked_for() -> None:
     }
     missing = [what for what, fragment in wanted.items() if fragment not in text]
     assert not missing, f"dashboard lacks: {missing}"
+
+
+def test_every_panel_query_is_scoped_by_namespace_job_and_pod() -> None:
+    scope = 'namespace=~"$namespace", job=~"$job", pod=~"$pod"'
+    for title, expr in dashboard_queries():
+        selectors = re.findall(r"\b(?:rare|nv)_[a-z_]+(\{[^}]*\})?", expr)
+        assert selectors and all(scope in s for s in selectors), f"{title}: {expr}"
 
 
 def test_metric_names_are_read_from_promql() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from tests.service.conftest import Gateway
+from tests.service.conftest import Gateway, start_gateway, stop_gateway
 from tests.service.test_recognize import crop_bytes, files
 
 
@@ -72,3 +73,20 @@ def test_openapi_documents_both_request_bodies(gateway: Gateway) -> None:
     assert set(body) == {"multipart/form-data", "application/json"}
     responses = spec["paths"]["/recognize"]["post"]["responses"]
     assert {"200", "400", "413", "415", "429", "503", "504"} <= set(responses)
+
+
+def test_metrics_add_up_over_two_workers(calib_model_dir, tmp_path) -> None:
+    """Two uvicorn workers: every scrape (whichever worker answers) counts every worker's crops."""
+    env = {"RARE_MODEL_DIR": str(calib_model_dir), "RARE_WORKERS": "2", "RARE_ORT_INSTANCES": "1"}
+    gateway = start_gateway({**env, "RARE_ORT_THREADS": "1"}, tmp_path / "gateway.log", "/readyz")
+    try:
+        with gateway.client() as client:
+            for _ in range(12):
+                assert client.post("/recognize", files=files(*crop_bytes(2))).status_code == 200
+            counts = {metric(client.get("/metrics").text, "rare_crops_total", outcome="recognized") for _ in range(8)}
+        assert counts == {24.0}
+        folder = re.search(r"added up in (\S+)", gateway.log_text())[1]
+        assert Path(folder).is_dir()
+    finally:
+        stop_gateway(gateway)
+    assert not Path(folder).exists()  # the launcher removed it

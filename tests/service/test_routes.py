@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -167,3 +168,15 @@ def test_named_lexicons_come_from_settings(backend: FakeBackend, tmp_path) -> No
         assert unusable["text"] == "12" and unusable["lexicon_match"] is None  # nothing readable: no match
         schema = client.get("/openapi.json").json()["paths"]["/recognize"]["post"]["requestBody"]["content"]
         assert schema["application/json"]["schema"]["properties"]["lexicon_name"]["enum"] == ["codes"]
+
+
+def test_api_docs_load_only_the_gateways_own_files(client: TestClient) -> None:
+    """Swagger UI and ReDoc work on a network without a CDN, and without the key (they hold no data)."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page, headers={"X-API-Key": ""}).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets and all(a.startswith("/docs/static/") for a in assets), assets
+        for asset in assets:
+            assert client.get(asset, headers={"X-API-Key": ""}).status_code == 200
+    assert client.get("/openapi.json", headers={"X-API-Key": ""}).status_code == 200
+    assert client.get("/docs/static/../v1/models", headers={"X-API-Key": ""}).status_code in (401, 404)
