@@ -78,6 +78,21 @@ def save_bars(path: Path, title: str, xlabel: str, bars: dict[str, float]) -> Pa
     return _save(fig, path)
 
 
+def save_curves(path: Path, panels: Sequence[tuple[str, str, str, Series]]) -> Path:
+    """Side by side line plots on linear axes, each (title, x label, y label, series); "ideal" is drawn dashed."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (title, xlabel, ylabel, series) in zip(axes[0], panels, strict=True):
+        for label, (xs, ys) in series.items():
+            ideal = label == "ideal"
+            ax.plot(list(xs), list(ys), marker=None if ideal else "o", linestyle="--" if ideal else "-", label=label)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
