@@ -16,6 +16,7 @@ from pathlib import Path
 from build_engine.triton_config import TARGETS, ServingOptions
 from build_engine.trt_engine import EngineOptions
 from rare.errors import RareError
+from rare.modelspec import ModelSpec
 
 log = logging.getLogger("build_engine")
 
@@ -153,7 +154,6 @@ def run_verify(args: argparse.Namespace) -> int:
     """Convert the model to FP16 (build_engine.fp16), then gate it on word accuracy (rare.gates.fp16)."""
     from build_engine.fp16 import convert_to_fp16
     from rare.gates.fp16 import compare_fp16
-    from rare.modelspec import ModelSpec
 
     spec = ModelSpec.load(args.model_dir)
     fp16_path = args.fp16_out or args.model_dir / "model_fp16.onnx"
@@ -182,7 +182,32 @@ def run_quantize(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def build_engines_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m build_engine engines",
+        description="Gate the CPU engines this machine has (OpenVINO FP32, BF16) against ONNX Runtime FP32 on every "
+        "gt.txt folder under --val-dir, and record those within --max-drop points in MODEL_DIR/rare.json: the "
+        "embedded backend serves only recorded engines, the fastest of them here (RARE_ENGINE=auto).",
+    )
+    parser.add_argument("--model-dir", required=True, type=Path, help="exported model: model.onnx + rare.json")
+    parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/real_val"))
+    parser.add_argument("--max-drop", type=float, default=0.5, help="word accuracy points an engine may lose")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def run_engines(args: argparse.Namespace) -> int:
+    from rare.gates.engines import gate_engines
+
+    for report in gate_engines(args.model_dir, args.val_dir, args.max_drop):
+        sys.stdout.write(report.render() + "\n\n")
+    recorded = ModelSpec.load(args.model_dir).engines
+    sys.stdout.write(f"{args.model_dir}/rare.json: engines {sorted(recorded) or 'none'} besides onnxruntime\n")
+    return 0
+
+
 SUBCOMMANDS = {
+    "engines": (build_engines_parser, run_engines),
     "versions": (build_versions_parser, run_versions),
     "verify": (build_verify_parser, run_verify),
     "quantize": (build_quantize_parser, run_quantize),

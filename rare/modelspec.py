@@ -73,6 +73,8 @@ class ModelSpec:
     lowercase: bool = True
     normalization: dict[str, Any] = field(default_factory=lambda: dict(NORMALIZATION))
     resize: str = "bilinear"  # how crops taller than the input shrink (rare.preprocess); absent in PaddleOCR imports
+    # engines besides ONNX Runtime FP32 that passed the accuracy gate (rare.gates.engines), with their loss
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)
     onnx_file: str = "model.onnx"
     architecture: str = ""
     source: str = ""

@@ -68,25 +68,47 @@ def tensor_specs(nodes: Sequence[ort.NodeArg]) -> list[TensorSpec]:
 
 
 class OnnxRecognizer:
-    """Preprocess -> ONNX Runtime -> decode, for one model directory (``model.onnx`` + ``rare.json``)."""
+    """Preprocess -> the graph -> decode, for one model directory (``model.onnx`` + ``rare.json``), on ONNX Runtime
+    or on another engine of :mod:`rare.engines` (``engine``)."""
 
-    def __init__(self, model_dir: str | Path, threads: int = 0, spec: ModelSpec | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        threads: int = 0,
+        spec: ModelSpec | None = None,
+        engine: str = "onnxruntime",
+        streams: int = 1,
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.spec = spec if spec is not None else ModelSpec.load(self.model_dir)
+        self.engine = engine
         onnx_path = self.model_dir / self.spec.onnx_file
         if not onnx_path.is_file():
             raise ModelSpecError(f"{onnx_path}: ONNX file not found")
-        self.session = ort.InferenceSession(
-            str(onnx_path), session_options(threads), providers=["CPUExecutionProvider"]
-        )
-        self.spec.check_io(tensor_specs(self.session.get_inputs()), tensor_specs(self.session.get_outputs()))
         self.codec = self.spec.codec()
         self.roles = self.spec.fetched_roles()
         self.fetch = [self.spec.outputs[role].name for role in self.roles]
+        if engine == "onnxruntime":
+            self.session = ort.InferenceSession(
+                str(onnx_path), session_options(threads), providers=["CPUExecutionProvider"]
+            )
+            self.spec.check_io(tensor_specs(self.session.get_inputs()), tensor_specs(self.session.get_outputs()))
+        else:
+            from rare.engines import open_engine
+
+            self._run = open_engine(onnx_path, engine, threads if threads > 0 else usable_cores(), streams)
+            self.infer(np.zeros((1, *self.spec.image_shape), np.float32))  # compiles, and checks the outputs exist
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 [N, 3, 32, 100] -> per-step class ids [N, 25] and their probabilities [N, 25]."""
-        results = self.session.run(self.fetch, {self.spec.input.name: batch})
+        if self.engine == "onnxruntime":
+            results = self.session.run(self.fetch, {self.spec.input.name: batch})
+        else:
+            outputs = self._run(batch)
+            missing = [name for name in self.fetch if name not in outputs]
+            if missing:
+                raise ModelSpecError(f"{self.model_dir}: the graph has no output {missing} on {self.engine}")
+            results = [outputs[name] for name in self.fetch]
         return ids_and_scores(dict(zip(self.roles, results, strict=True)))
 
     def recognize(self, images: Sequence[np.ndarray], stop_at_eos: bool = True) -> list[Recognition]:

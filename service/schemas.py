@@ -32,7 +32,9 @@ class CropResult(BaseModel):
 class ModelInfo(BaseModel):
     name: str
     version: str
-    backend: str = Field(description="onnxruntime (embedded) or triton")
+    backend: str = Field(
+        description="what answered: triton, or the embedded engine (onnxruntime, openvino-fp32, openvino-bf16)"
+    )
 
 
 class RecognizeResponse(BaseModel):

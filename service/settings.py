@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         3, ge=1, description="tries of one inference, each on the next replica, while a replica is unavailable"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of every 429 and 503 (load shedding, either backend)")
+    engine: Literal["auto", "onnxruntime", "openvino-fp32", "openvino-bf16"] = Field(
+        "auto",
+        description="embedded backend: auto picks the fastest engine here among those the model's rare.json lists "
+        "as gated (python -m build_engine engines), else onnxruntime",
+    )
     ort_instances: int = Field(
         0, ge=0, description="batches the embedded backend runs in parallel per worker (0: cores / workers)"
     )

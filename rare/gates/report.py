@@ -44,11 +44,12 @@ def labelled_batches(label_file: Path, spec: ModelSpec, batch_size: int) -> Iter
 class GateReport:
     """Word accuracy of the reference (FP32) and the candidate per dataset, and whether the drop is allowed."""
 
-    candidate_name: str  # "FP16", "INT8"
+    candidate_name: str  # "FP16", "INT8", "openvino-bf16"
     max_drop: float  # percentage points the candidate may lose
     reference: dict[str, RecMetric] = field(default_factory=dict)
     candidate: dict[str, RecMetric] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    candidate_runtime: str = "ONNX Runtime CPU"
 
     @property
     def drop_points(self) -> float:
@@ -64,7 +65,7 @@ class GateReport:
             "FP32 (ONNX Runtime CPU)",
             format_table(self.reference, self.skipped),
             "",
-            f"{self.candidate_name} (ONNX Runtime CPU)",
+            f"{self.candidate_name} ({self.candidate_runtime})",
             format_table(self.candidate, self.skipped),
         ]
 

@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 
+from rare.engines import fastest
 from rare.errors import RareError
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
@@ -19,7 +20,7 @@ log = logging.getLogger("rare.gateway")
 
 
 class OnnxBackend:
-    kind = "onnxruntime"
+    """``kind`` is the engine that serves: onnxruntime, or an OpenVINO engine the model is gated for."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -31,13 +32,14 @@ class OnnxBackend:
         # 578 crops/s at batch 32 on 2 cores).
         self.parallelism = settings.ort_instances or cores
         self.threads = settings.ort_threads or max(1, cores // self.parallelism)
+        self.kind = settings.engine if settings.engine != "auto" else "onnxruntime"
         self._recognizer: OnnxRecognizer | None = None
         self._batcher: MicroBatcher | None = None
         self._detail = "loading"
 
     async def start(self) -> None:
         try:
-            self._recognizer = await asyncio.to_thread(OnnxRecognizer, self.settings.model_dir, self.threads)
+            self._recognizer = await asyncio.to_thread(self._load)
         except (RareError, OSError) as exc:  # a broken model dir must not crash the process: readyz says why
             self._detail = f"model not loaded: {exc}"
             log.error("embedded backend: %s", self._detail)
@@ -49,10 +51,22 @@ class OnnxBackend:
         self.spec = self._recognizer.spec
         self._batcher = MicroBatcher(self._recognizer.infer, self.max_batch_size, self.parallelism)
         self._detail = (
-            f"{self.settings.model_dir} on ONNX Runtime (CPU, {self.parallelism} instance(s)"
-            f" x {self.threads} thread(s))"
+            f"{self.settings.model_dir} on {self.kind} (CPU, {self.parallelism} instance(s) x {self.threads} thread(s))"
         )
         log.info("embedded backend ready: %s %s", self.spec.model_name, self._detail)
+
+    def _load(self) -> OnnxRecognizer:
+        """The model on the engine the settings name, or (auto) on the fastest of its gated engines here."""
+        model_dir = self.settings.model_dir
+        spec = ModelSpec.load(model_dir)
+        if self.settings.engine == "auto" and spec.engines:
+            sample = np.zeros((self.max_batch_size, *spec.image_shape), np.float32)
+            engines = ["onnxruntime", *spec.engines]
+            self.kind, rates = fastest(model_dir / spec.onnx_file, engines, sample)
+            log.info("engines measured here (crops/s, one thread): %s; serving on %s", _rates(rates), self.kind)
+        elif self.kind != "onnxruntime" and self.kind not in spec.engines:
+            log.warning("engine %s was not gated for %s (python -m build_engine engines)", self.kind, model_dir)
+        return OnnxRecognizer(model_dir, self.threads, spec, self.kind, streams=self.parallelism)
 
     async def status(self) -> BackendStatus:
         return BackendStatus(self._batcher is not None, self._detail)
@@ -72,3 +86,7 @@ class OnnxBackend:
     async def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
+
+
+def _rates(rates: dict[str, float]) -> str:
+    return ", ".join(f"{engine} {rate:.0f}" for engine, rate in rates.items())

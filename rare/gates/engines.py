@@ -1,0 +1,46 @@
+"""The engine gate (``python -m build_engine engines``): may this model run on OpenVINO (FP32, BF16)?
+
+Each engine this machine has reads every crop of the validation folders; an engine that loses at most
+``max_drop`` points of word accuracy against ONNX Runtime FP32 is recorded in ``rare.json`` (``engines``), and
+only recorded engines are ever served (:func:`rare.engines.fastest` picks among them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rare.engines import ENGINES, available
+from rare.gates.report import GateReport, label_files, labelled_batches
+from rare.labelfile import dataset_name
+from rare.metrics import RecMetric
+from rare.modelspec import ModelSpec
+from rare.onnx_runtime import OnnxRecognizer
+
+MAX_DROP_POINTS = 0.5
+
+
+def compare_engine(model_dir: Path, engine: str, val_dir: Path, max_drop: float = MAX_DROP_POINTS) -> GateReport:
+    """ONNX Runtime FP32 and ``engine`` on every ``gt.txt`` folder under ``val_dir``."""
+    report = GateReport(engine, max_drop, candidate_runtime="OpenVINO CPU")
+    recognizers = (OnnxRecognizer(model_dir, 1), OnnxRecognizer(model_dir, 1, engine=engine))
+    for label_file in label_files(val_dir):
+        name = dataset_name(label_file)
+        for table, recognizer in zip((report.reference, report.candidate), recognizers, strict=True):
+            metric = table.setdefault(name, RecMetric())
+            for images, labels, _ in labelled_batches(label_file, recognizer.spec, 64):
+                ids, scores = recognizer.infer(images)
+                metric.update([r.text for r in recognizer.codec.decode_ids(ids, scores)], labels)
+    return report
+
+
+def gate_engines(model_dir: Path, val_dir: Path, max_drop: float = MAX_DROP_POINTS) -> list[GateReport]:
+    """Gate every engine this machine has; record those that pass in ``model_dir/rare.json`` (replacing the list)."""
+    spec = ModelSpec.load(model_dir)
+    reports = [compare_engine(model_dir, e, val_dir, max_drop) for e in ENGINES[1:] if available(e)]
+    spec.engines = {
+        r.candidate_name: {"drop_points": round(r.drop_points, 2), "validated_on": val_dir.name}
+        for r in reports
+        if r.passed
+    }
+    spec.save(model_dir)
+    return reports

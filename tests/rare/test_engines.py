@@ -1,0 +1,41 @@
+"""rare.engines: OpenVINO FP32/BF16 read like ONNX Runtime, from several threads at once; unknown engines are named."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rare.engines import ENGINES, EngineError, available, fastest, open_engine
+from rare.images import read_image
+from rare.modelspec import ModelSpec
+from tests.conftest import FIXTURES, REPO, val_crops
+
+INPUTS = np.load(FIXTURES / "inputs.npy")  # [6, 3, 32, 100]
+SHIPPED = REPO / "models" / "rare_mv3_en"
+
+
+@pytest.mark.parametrize("engine", [e for e in ENGINES if available(e)])
+def test_every_engine_here_reads_real_crops_as_onnx_runtime_does(engine: str) -> None:
+    spec = ModelSpec.load(SHIPPED)
+    batch = spec.preprocess([read_image(path) for path, _ in val_crops("IIIT5K", 32)])
+    reference = open_engine(SHIPPED / "model.onnx", "onnxruntime", 1)(batch)
+    run = open_engine(SHIPPED / "model.onnx", engine, threads=1, streams=2)
+    with ThreadPoolExecutor(2) as pool:  # two instances of the gateway's batcher call it at once
+        outputs = list(pool.map(lambda _: run(batch), range(4)))
+    codec = spec.codec()
+    texts = [r.text for r in codec.decode_ids(reference["ids"], reference["scores"])]
+    for output in outputs:
+        assert set(reference) <= set(output)  # ids and scores too, under their graph names
+        assert [r.text for r in codec.decode_ids(output["ids"], output["scores"])] == texts
+        if not engine.endswith("bf16"):  # bfloat16 keeps 8 bits of mantissa: after the end token, steps may differ
+            assert np.abs(output["probs"] - reference["probs"]).max() < 1e-4
+
+
+def test_unknown_engines_are_named_and_the_fastest_is_measured(calib_model_dir: Path) -> None:
+    with pytest.raises(EngineError, match=r"unknown engine 'tensorrt'; choose from"):
+        open_engine(calib_model_dir / "model.onnx", "tensorrt", 1)
+    best, rates = fastest(calib_model_dir / "model.onnx", ENGINES, INPUTS, seconds=0.1)
+    assert best in rates and set(rates) == {e for e in ENGINES if available(e)} and min(rates.values()) > 0
