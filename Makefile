@@ -36,5 +36,6 @@ bench: setup-dev
 	$(BENCH).triton_perf --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
 	$(BENCH).gateway_load --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
 	$(BENCH).gateway_load --model-dir $(BENCH_MODEL) --backend triton --seconds 3 $(BENCH_ARGS)
-	$(BENCH).rapidocr_compare --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
+	$(BENCH).rapidocr_compare --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS) \
+	  --extra-model int8=$(QUANT)/int8-dynamic
 	$(BENCH).report

@@ -33,7 +33,9 @@ from benchmarks.common import (
     time_parallel,
     write_results,
 )
-from benchmarks.plots import save_panels, series_by
+from benchmarks.plots import save_panels, save_scatter, series_by
+from rare.engines import available
+from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 
 NAME = "rapidocr_compare"
@@ -73,8 +75,10 @@ def rapidocr_version() -> str:
     return version("rapidocr")
 
 
-def ours(model_dir: Path, threads: int) -> Callable[[list[np.ndarray], int], list[str]]:
-    recognizer = OnnxRecognizer(model_dir, threads)
+def ours(
+    model_dir: Path, threads: int, engine: str = "onnxruntime", streams: int = 1
+) -> Callable[[list[np.ndarray], int], list[str]]:
+    recognizer = OnnxRecognizer(model_dir, threads, engine=engine, streams=streams)
 
     def predict(images: list[np.ndarray], batch: int) -> list[str]:
         return [
@@ -120,11 +124,23 @@ def summary(rows: list[dict[str, Any]]) -> list[tuple[object, ...]]:
     return out
 
 
+def frontier(args: Any, rows: list[dict[str, Any]]) -> Path:
+    """Word accuracy against crops/s per core (each engine at its best batch): one picture of the trade."""
+    cores = layout(args)[0] * layout(args)[1]
+    points = {}
+    for engine in dict.fromkeys(r["engine"] for r in rows):
+        best = max((r for r in rows if r["engine"] == engine), key=lambda r: r["items_per_s"])
+        points[engine] = (best["items_per_s"] / cores, best["accuracy"])
+    title = f"Accuracy vs speed on real_val ({cpu_facts()['cpu']}, same run)"
+    return save_scatter(args.out / f"{NAME}_frontier.png", title, "crops/s per core", "word accuracy %", points)
+
+
 def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], count: int, rapid_model: str) -> None:
     series = series_by(rows, "engine", "batch", "items_per_s")
     image = save_panels(
         args.out / f"{NAME}.png", "RARE vs RapidOCR recognizer (CPU)", "batch size", [("crops/s", series)]
     )
+    trade = frontier(args, rows)
     summary_table = markdown_table(
         ["engine", "crops/s at batch 1", "crops/s at best batch", "best batch", "word accuracy %"], summary(rows)
     )
@@ -141,6 +157,7 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
         "## Summary\n\n" + summary_table,
         "## All points\n\n" + points,
         f"![rapidocr]({image.name})",
+        f"![accuracy against speed]({trade.name})",
     ]
     data = {"machine": facts, "rows": rows, "rapidocr_model": rapid_model}
     write_results(args.out, NAME, "RARE vs RapidOCR (recognition only)", sections, data)
@@ -150,13 +167,21 @@ def main() -> None:
     parser = base_parser(__doc__.split("\n\n")[0], seconds=3.0)
     parser.add_argument("--batch-sizes", type=parse_ints, default=[1, 6, 16, 32, 64], help="6: RapidOCR's default")
     parser.add_argument("--crops", type=int, default=0, help="real_val crops to use (0: all)")
+    parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=DIR", help="another model dir")
     args = parser.parse_args()
     check_model_dir(args.model_dir)
     facts = cpu_facts()
     crops = load_crops(args.crops or len(labelled_paths("real_val")))
     threads = layout(args)[1]
     rapid, rapid_model = rapidocr_recognizer(threads)
-    rows = compare(args, crops, {"RARE": ours(args.model_dir, threads), "RapidOCR": rapid})
+    engines = {"RARE": ours(args.model_dir, threads)}
+    spec = ModelSpec.load(args.model_dir)
+    for engine in (e for e in spec.engines if available(e)):  # the gated engines this machine has
+        engines[f"RARE {engine}"] = ours(args.model_dir, threads, engine, layout(args)[0])
+    for item in args.extra_model:  # e.g. int8=.cache/bench/quant/int8-dynamic
+        name, _, path = item.partition("=")
+        engines[f"RARE {name}"] = ours(Path(path), threads)
+    rows = compare(args, crops, {**engines, "RapidOCR": rapid})
     write_report(args, facts, rows, len(crops), rapid_model)
     print(f"wrote {args.out / (NAME + '.md')}")
 

@@ -2,7 +2,8 @@
 
 Each ``*_runner`` returns ``run(batch) -> None``, a blocking call that computes the model's outputs for a float32
 [N, 3, 32, 100] batch. What differs is the engine: PyTorch eager (CPU, or CUDA in FP16), or an ONNX Runtime
-session on an ONNX file (FP32, the FP16 graph of build_engine.fp16, or a quantized graph of benchmarks.quantize).
+session on an ONNX file (FP32, the FP16 graph of build_engine.fp16, or a quantized graph of benchmarks.quantize),
+or OpenVINO (FP32, BF16) through rare.engines.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ def onnx_runner(path: Path, threads: int = 0) -> Runner:
         session.run(fetch, {name: batch})
 
     return run
+
+
+def engine_runner(path: Path, engine: str, threads: int, streams: int) -> Runner:
+    """An engine of rare.engines (OpenVINO FP32 or BF16) on ``path``, callable from ``streams`` threads at once."""
+    from rare.engines import open_engine
+
+    run = open_engine(path, engine, max(1, threads), streams)
+
+    def call(batch: np.ndarray) -> None:
+        run(batch)
+
+    return call
 
 
 def fp16_onnx(model_dir: Path) -> Path:

@@ -73,6 +73,14 @@ def gains(batching: dict[int, list[PerfPoint]], low: int, high: int) -> dict[int
     return out
 
 
+def chosen_delay(batching: dict[int, list[PerfPoint]], high: int, p99_bound_ms: float) -> int | None:
+    """The queue delay to deploy: the most crops/s at concurrency ``high`` among delays whose p99 there stays within
+    ``p99_bound_ms`` (not the best gain ratio: a long delay wins that by slowing concurrency 1)."""
+    at_high = {d: p for d, ps in batching.items() for p in ps if p.concurrency == high}
+    within = {d: p for d, p in at_high.items() if p.p99_ms <= p99_bound_ms}
+    return max(within, key=lambda d: within[d].infer_per_s) if within else None
+
+
 def gain_ceiling(sweep: list[PerfPoint], instances: int) -> float:
     """The most batching can gain without a queue delay: every instance busy at its best batch, over one request in
     flight at batch 1 (what concurrency 1 gets). A model that is already efficient at batch 1 caps the gain."""
@@ -80,16 +88,14 @@ def gain_ceiling(sweep: list[PerfPoint], instances: int) -> float:
     return ratio(instances * max(by_batch.values(), default=0.0), by_batch.get(1, 0.0))
 
 
-def gain_targets(gain: dict[int, float], low: int, high: int, ceiling: float) -> list[Target]:
-    return [
-        Target(
-            f"dynamic batching gain, Triton (max_queue_delay {delay} us)",
-            f">= {GAIN_TARGET:g}x at concurrency {high} vs {low}",
-            f"{g:.2f}x (ceiling at 0 us: {ceiling:.2f}x)",
-            g >= GAIN_TARGET,
-        )
-        for delay, g in gain.items()
-    ]
+def gain_targets(gain: dict[int, float], low: int, high: int, ceiling: float, chosen: int | None) -> list[Target]:
+    """The gain target, measured at the chosen queue delay (the others are in the table)."""
+    name = f"dynamic batching gain, Triton (max_queue_delay {chosen} us, the chosen one)"
+    goal = f">= {GAIN_TARGET:g}x at concurrency {high} vs {low}"
+    if chosen is None:
+        return [Target(name, goal, "no delay keeps p99 within the bound", None)]
+    g = gain[chosen]
+    return [Target(name, goal, f"{g:.2f}x (ceiling at 0 us: {ceiling:.2f}x)", g >= GAIN_TARGET)]
 
 
 def plot(out: Path, sweep: list[PerfPoint], batching: dict[int, list[PerfPoint]]) -> Path:
@@ -113,7 +119,8 @@ def write_report(
     gain = gains(batching, low, high)
     instances, threads = layout(args)
     ceiling = gain_ceiling(sweep, instances)
-    targets = gain_targets(gain, low, high, ceiling)
+    chosen = chosen_delay(batching, high, args.p99_bound_ms)
+    targets = gain_targets(gain, low, high, ceiling, chosen)
     batch_table = markdown_table(
         ["batch", "crops/s", "p50 ms", "p95 ms", "p99 ms"],
         [(p.batch, p.infer_per_s, p.p50_ms, p.p95_ms, p.p99_ms) for p in sweep],
@@ -126,7 +133,8 @@ def write_report(
         f"Model: `{shown(args.model_dir)}`; Python-backend repository, {instances} instance(s), "
         f"{threads} ONNX Runtime thread(s) each; perf_analyzer 2.41 over gRPC, 3 windows of "
         f"{max(1.0, args.seconds / 3):.2f} s per point (stability check off: the time is bounded), random images. "
-        f"Best queue delay: {max(gain, key=lambda d: gain[d]) if gain else None} us.",
+        f"Chosen queue delay: {chosen} us, the most crops/s at concurrency {high} with p99 within "
+        f"{args.p99_bound_ms:g} ms (gains per delay: " + ", ".join(f"{d} us {g:.2f}x" for d, g in gain.items()) + ").",
         "## Targets\n\n" + targets_table(targets),
         f"What bounds the gain: concurrency 1 keeps one instance busy at batch 1, and the best concurrency keeps all "
         f"{instances} busy at their best batch, so without a queue delay the gain is at most {ceiling:.2f}x "
@@ -140,6 +148,7 @@ def write_report(
         "batching": {str(d): [p.__dict__ for p in ps] for d, ps in batching.items()},
         "gain": {str(d): g for d, g in gain.items()},
         "gain_ceiling": ceiling,
+        "chosen_delay_us": chosen,
     }
     write_results(args.out, NAME, "Triton on CPU: perf_analyzer", sections, data)
 
@@ -148,6 +157,7 @@ def main() -> None:
     parser = base_parser(__doc__.split("\n\n")[0], seconds=3.0)
     parser.add_argument("--batch-sizes", type=parse_ints, default=list(BATCH_SIZES))
     parser.add_argument("--delays-us", type=parse_ints, default=[0, 2000, 10000], help="max_queue_delay values")
+    parser.add_argument("--p99-bound-ms", type=float, default=150.0, help="the chosen delay keeps p99 within this")
     parser.add_argument("--concurrency", type=parse_ints, default=[1, 4, 16, 32], help="of the batching sweep")
     args = parser.parse_args()
     check_model_dir(args.model_dir)
