@@ -36,6 +36,10 @@ bench: setup-dev
 	$(BENCH).triton_perf --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
 	$(BENCH).gateway_load --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
 	$(BENCH).gateway_load --model-dir $(BENCH_MODEL) --backend triton --seconds 3 $(BENCH_ARGS)
+	$(BENCH).open_loop --model-dir $(BENCH_MODEL) --seconds 5 $(BENCH_ARGS)
+	$(BENCH).open_loop --model-dir $(BENCH_MODEL) --backend triton --seconds 5 $(BENCH_ARGS)
+	$(BENCH).lexicon --model-dir $(BENCH_MODEL) $(BENCH_ARGS)
+	$(BENCH).calibration --model-dir $(BENCH_MODEL) $(BENCH_ARGS)
 	$(BENCH).rapidocr_compare --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS) \
 	  --extra-model int8=$(QUANT)/int8-dynamic
 	$(BENCH).report

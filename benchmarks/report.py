@@ -20,7 +20,11 @@ ORDER = (
     "triton_perf",
     "gateway_load_onnxruntime",
     "gateway_load_triton",
+    "open_loop_onnxruntime",
+    "open_loop_triton",
     "rapidocr_compare",
+    "lexicon",
+    "calibration",
 )
 
 
