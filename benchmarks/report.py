@@ -16,6 +16,7 @@ from benchmarks.rapidocr_compare import summary as rapidocr_summary
 ORDER = (
     "model_throughput",
     "ort_profile",
+    "peak",
     "quantize",
     "triton_perf",
     "gateway_load_onnxruntime",
