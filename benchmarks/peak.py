@@ -21,6 +21,7 @@ import onnx
 from onnx import shape_inference
 
 from benchmarks.common import base_parser, check_model_dir, cpu_facts, markdown_table, shown, write_results
+from benchmarks.plots import save_bars
 from rare.engines import ENGINES, available, open_engine
 from rare.modelspec import ModelSpec
 
@@ -100,6 +101,8 @@ def main() -> None:
     batch = np.random.default_rng(0).uniform(-1, 1, (32, *spec.image_shape)).astype(np.float32)
     rates = engine_rates(path, batch, args.seconds)
     rows = [(e, r, r * flops / 1e9, 100 * r * flops / 1e9 / peak) for e, r in rates.items()]
+    bars = {engine: share for engine, _, _, share in rows}
+    plot = save_bars(args.out / "peak.png", "Share of one core's FP32 GEMM peak (batch 32)", "% of peak", bars)
     sections = [
         f"Model: `{shown(args.model_dir)}`: {flops / 1e6:.1f} MFLOP per crop (Conv, MatMul/Gemm, LSTM). FP32 GEMM "
         f"peak of one core: {peak:.1f} GFLOP/s (numpy {GEMM_N}x{GEMM_N}, one BLAS thread). One thread, batch 32.",
@@ -108,6 +111,7 @@ def main() -> None:
         "core's vector units fully (depthwise convolutions of 8 to 240 channels, 1x1 convolutions on 1x25 maps, "
         "a 25-step GRU decoder run one step at a time), not its arithmetic. BF16 halves the bytes each kernel moves "
         "and doubles the products per instruction where the CPU has BF16 dot products.",
+        f"![peak]({plot.name})",
     ]
     data = {"machine": cpu_facts(), "mflop_per_crop": flops / 1e6, "gemm_peak_gflops": peak, "rates": rates}
     write_results(args.out, "peak", "Model FLOPs and the machine's arithmetic peak", sections, data)
