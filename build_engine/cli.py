@@ -13,8 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from build_engine.triton_config import TARGETS, ServingOptions
 from build_engine.trt_engine import EngineOptions
+from rare.engines import ENGINES
 from rare.errors import RareError
 from rare.modelspec import ModelSpec
 
@@ -25,9 +28,12 @@ Write a ready Triton model repository REPO/<name>/ (config.pbtxt, rare.json, 1/<
 model directory (model.onnx + rare.json).
 
 targets:
-  python       Python backend running ONNX Runtime on CPU (works with the CPU tritonserver of nvidia-pytriton)
+  python       Python backend running ONNX Runtime (or OpenVINO, --engine) on CPU (works with the CPU tritonserver of
+               nvidia-pytriton)
   onnxruntime  Triton's onnxruntime backend (KIND_CPU, or KIND_GPU with --gpu)
-  tensorrt     FP16 TensorRT engine 1/model.plan (needs a GPU and the tensorrt package)
+  openvino     Triton's openvino backend on the OpenVINO IR (--engine openvino-bf16 runs it in BF16)
+  cpu          onnxruntime or openvino, whichever engine the model is gated for runs fastest on this machine
+  tensorrt     FP16 TensorRT engine <version>/model.plan (needs a GPU and the tensorrt package)
 
 Also: python -m build_engine verify --model-dir DIR  (FP16 vs FP32 word accuracy on real_val)
       python -m build_engine quantize --model-dir DIR --out INT8_DIR  (INT8 model directory for CPU targets)
@@ -49,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model-dir", required=True, type=Path, help="exported model: model.onnx + rare.json")
-    parser.add_argument("--target", required=True, choices=TARGETS)
+    parser.add_argument(
+        "--target", required=True, choices=(*TARGETS, "cpu"), help="cpu: the fastest gated CPU engine on this machine"
+    )
     parser.add_argument("--repository", type=Path, default=Path("model_repository"), help="model repository root")
     parser.add_argument("--name", default="rare", help="model name (folder under the repository)")
     parser.add_argument("--version", default=None, help="version directory to write (default: rare.json's)")
@@ -63,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-timeout-us", type=int, default=0, help="default queue timeout (0: none), REJECT")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads per CPU instance")
     parser.add_argument("--gpu", action="store_true", help="onnxruntime target: KIND_GPU instead of KIND_CPU")
+    parser.add_argument(
+        "--engine",
+        default="onnxruntime",
+        choices=ENGINES,
+        help="python target: the engine model.py runs; openvino target: its precision (openvino-fp32 or -bf16)",
+    )
     group = parser.add_argument_group("tensorrt target")
     group.add_argument("--workspace-mib", type=int, default=1024, help="builder workspace limit")
     group.add_argument("--opt-batch", type=int, default=16, help="optimization profile opt batch (min 1, max = max)")
@@ -111,10 +125,24 @@ def build_quantize_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cpu_target(model_dir: Path) -> tuple[str, str]:
+    """``--target cpu``: Triton's onnxruntime backend, or its openvino backend on the fastest engine the model is
+    gated for (rare.json), measured on this machine as the embedded backend does."""
+    from rare.engines import fastest
+
+    spec = ModelSpec.load(model_dir)
+    sample = np.zeros((32, *spec.image_shape), np.float32)
+    best, rates = fastest(model_dir / spec.onnx_file, ["onnxruntime", *spec.engines], sample)
+    log.info("CPU engines here (crops/s, one thread): %s; building for %s", rates, best)
+    return ("onnxruntime", "onnxruntime") if best == "onnxruntime" else ("openvino", best)
+
+
 def run_build(args: argparse.Namespace) -> int:
     from build_engine.repository import write_repository
 
+    target, runtime = cpu_target(args.model_dir) if args.target == "cpu" else (args.target, args.engine)
     options = ServingOptions(
+        engine=runtime,
         name=args.name,
         max_batch_size=args.max_batch_size,
         instances=args.instances,
@@ -125,7 +153,7 @@ def run_build(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     engine = EngineOptions(opt_batch=args.opt_batch, workspace_mib=args.workspace_mib, timing_cache=args.timing_cache)
-    write_repository(args.model_dir, args.repository, args.target, options, engine, args.version, args.engine_cache)
+    write_repository(args.model_dir, args.repository, target, options, engine, args.version, args.engine_cache)
     return 0
 
 

@@ -123,6 +123,11 @@ def write_version_files(
     if target == "tensorrt":
         build_plan(onnx_path, spec, engine, version_dir / "model.plan")
         return
+    if target == "openvino":  # the IR Triton's OpenVINO backend loads; weights kept in FP32 (BF16 is a run setting)
+        import openvino as ov
+
+        ov.save_model(ov.Core().read_model(str(onnx_path)), str(version_dir / "model.xml"), compress_to_fp16=False)
+        return
     shutil.copyfile(onnx_path, version_dir / "model.onnx")
     if target == "python":
         shutil.copyfile(MODEL_PY, version_dir / "model.py")

@@ -16,7 +16,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 from build_engine.errors import BuildError
 from rare.modelspec import ModelSpec, TensorSpec, normalize_dtype
 
-TARGETS = ("python", "onnxruntime", "tensorrt")
+TARGETS = ("python", "onnxruntime", "tensorrt", "openvino")
+ENGINE_PARAMETER = "engine"  # read by our Python-backend model.py: onnxruntime, openvino-fp32, openvino-bf16
 SPEC_PARAMETER = "rare_spec"
 THREADS_PARAMETER = "intra_op_threads"  # read by our Python-backend model.py
 ORT_THREADS_PARAMETER = "intra_op_thread_count"  # read by Triton's onnxruntime backend
@@ -40,7 +41,8 @@ class ServingOptions:
     max_queue_size: int = 512
     queue_timeout_us: int = 0
     gpu: bool = False  # onnxruntime target only: KIND_GPU instead of KIND_CPU
-    threads: int = 1  # intra-op threads per CPU instance (python and onnxruntime targets)
+    threads: int = 1  # intra-op threads per CPU instance (python, onnxruntime and openvino targets)
+    engine: str = "onnxruntime"  # python target: the engine model.py runs; openvino target: openvino-fp32 or -bf16
 
     def check(self) -> None:
         """Raise :class:`BuildError` on values Triton would refuse or that make no sense."""
@@ -137,6 +139,18 @@ def model_config(spec: ModelSpec, target: str, options: ServingOptions) -> mc.Mo
     if target == "python":
         config.backend = "python"
         config.parameters[THREADS_PARAMETER].string_value = str(options.threads)
+        config.parameters[ENGINE_PARAMETER].string_value = options.engine
+    elif target == "openvino":  # Triton's OpenVINO backend on the IR model.xml/model.bin; parameters are OV properties
+        config.backend = "openvino"
+        precision = "bf16" if options.engine == "openvino-bf16" else "f32"
+        for key, value in (
+            ("INFERENCE_PRECISION_HINT", precision),
+            ("INFERENCE_NUM_THREADS", str(options.threads)),
+            ("NUM_STREAMS", "1"),
+            ("PERFORMANCE_HINT", "LATENCY"),
+            ("RESHAPE_IO_LAYERS", "yes"),  # the batch axis stays dynamic
+        ):
+            config.parameters[key].string_value = value
     elif target == "onnxruntime":
         config.platform = "onnxruntime_onnx"
         if not options.gpu:

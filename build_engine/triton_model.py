@@ -1,8 +1,9 @@
-"""Triton Python-backend model for RARE: ONNX Runtime on CPU, one ``session.run`` per dynamic batch.
+"""Triton Python-backend model for RARE: ONNX Runtime (or OpenVINO, parameter ``engine``) on CPU, one run per
+dynamic batch.
 
 ``build_engine --target python`` copies this file to ``<repository>/<name>/1/model.py`` next to ``model.onnx``.
-It runs inside Triton's Python-backend stub, so it is self-contained: numpy, onnxruntime and Triton's
-``triton_python_backend_utils`` only, never the ``rare`` package.
+It runs inside Triton's Python-backend stub, so it is self-contained: numpy, onnxruntime (or openvino) and
+Triton's ``triton_python_backend_utils`` only, never the ``rare`` package.
 
 Triton's dynamic batcher hands :meth:`TritonPythonModel.execute` every request it merged; we concatenate their
 images along the batch axis, run ONNX Runtime once and split the outputs back, which is what makes batching pay.
@@ -24,6 +25,23 @@ import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 THREADS_PARAMETER = "intra_op_threads"
+ENGINE_PARAMETER = "engine"  # onnxruntime (default), openvino-fp32 or openvino-bf16
+
+
+class OpenVinoSession:
+    """The one call of ``ort.InferenceSession`` this model makes, on OpenVINO (one instance, one stream)."""
+
+    def __init__(self, path: str, precision: str, threads: int) -> None:
+        import openvino as ov
+
+        config = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads}
+        compiled = ov.Core().compile_model(path, "CPU", config)
+        self.request = compiled.create_infer_request()
+        self.ports = {name: port for port in compiled.outputs for name in port.get_names()}
+
+    def run(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        outputs = self.request.infer({0: next(iter(feed.values()))})
+        return [np.array(outputs[self.ports[name]]) for name in names]
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -59,8 +77,13 @@ class TritonPythonModel:
         self.input_dtype = pb_utils.triton_string_to_numpy(image["data_type"])
         self.output_names: list[str] = [output["name"] for output in config["output"]]
         threads = config.get("parameters", {}).get(THREADS_PARAMETER, {}).get("string_value", "1")
+        engine = config.get("parameters", {}).get(ENGINE_PARAMETER, {}).get("string_value", "onnxruntime")
         path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
-        self.session = ort.InferenceSession(path, session_options(int(threads)), providers=["CPUExecutionProvider"])
+        if engine.startswith("openvino-"):
+            precision = engine.removeprefix("openvino-").replace("fp", "f")  # f32 or bf16
+            self.session = OpenVinoSession(path, precision, int(threads))
+        else:
+            self.session = ort.InferenceSession(path, session_options(int(threads)), providers=["CPUExecutionProvider"])
 
     def execute(self, requests: list) -> list:
         """One response per request, in order: outputs for good requests, an INVALID_ARG error for bad ones."""

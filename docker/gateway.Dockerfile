@@ -51,7 +51,7 @@ RUN pip install -c /tmp/constraints.txt onnx onnxconverter-common \
 COPY docker/build-repository.sh /usr/local/bin/build-repository
 USER 10001:10001
 ENTRYPOINT ["build-repository"]
-CMD ["--target", "onnxruntime"]
+CMD ["--target", "cpu"]
 
 FROM runtime AS gateway
 ENV RARE_HOST=0.0.0.0 \

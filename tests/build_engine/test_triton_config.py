@@ -94,3 +94,16 @@ def test_unknown_target_and_unknown_key(spec: ModelSpec) -> None:
         model_config(spec, "tflite", ServingOptions())
     with pytest.raises(text_format.ParseError):
         parse_pbtxt('name: "rare"\nmax_queue_delay_us: 10\n')
+
+
+def test_the_openvino_target_and_the_python_targets_engine(calib_model_dir: Path) -> None:
+    spec = ModelSpec.load(calib_model_dir)
+    openvino = model_config(spec, "openvino", ServingOptions(engine="openvino-bf16", threads=2))
+    assert openvino.backend == "openvino" and not openvino.platform
+    params = {key: value.string_value for key, value in openvino.parameters.items()}
+    assert params["INFERENCE_PRECISION_HINT"] == "bf16" and params["INFERENCE_NUM_THREADS"] == "2"
+    assert params["RESHAPE_IO_LAYERS"] == "yes"  # the batch axis stays dynamic
+    assert openvino.instance_group[0].kind == openvino.instance_group[0].KIND_CPU
+    assert parse_pbtxt(to_pbtxt(openvino)) == openvino
+    python = model_config(spec, "python", ServingOptions(engine="openvino-fp32"))
+    assert python.parameters["engine"].string_value == "openvino-fp32"

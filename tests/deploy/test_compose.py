@@ -118,10 +118,10 @@ def test_triton_and_its_builder_come_from_one_ngc_release(gpu: dict[str, Any]) -
     assert gpu["services"]["engine-builder"]["command"][0] == "--target=tensorrt"
 
 
-def test_cpu_variant_reserves_no_gpu_and_builds_for_onnxruntime(cpu: dict[str, Any]) -> None:
+def test_cpu_variant_reserves_no_gpu_and_builds_for_the_fastest_cpu_engine(cpu: dict[str, Any]) -> None:
     assert "nvidia" not in yaml.safe_dump(cpu), "the CPU variant still asks for a GPU"
     builder = cpu["services"]["engine-builder"]
-    assert builder["command"][0] == "--target=onnxruntime"
+    assert builder["command"][0] == "--target=cpu"
     assert (builder["build"]["dockerfile"], builder["build"]["target"]) == ("docker/gateway.Dockerfile", "repo-builder")
 
 

@@ -77,7 +77,7 @@ def test_triton_builds_its_repository_at_start_and_is_probed(overlay: str) -> No
     triton = find(manifests(overlay), "Deployment", "rare-triton")
     (builder,) = containers(triton, init=True).values()
     server = containers(triton)["triton"]
-    target = {"gpu": "--target=tensorrt", "cpu": "--target=onnxruntime"}[overlay]
+    target = {"gpu": "--target=tensorrt", "cpu": "--target=cpu"}[overlay]
     assert builder["args"][0] == target
     image = {"gpu": "rare-engine-builder", "cpu": "rare-repo-builder"}[overlay]
     assert builder["image"].rsplit("/", 1)[-1].startswith(image + ":")

@@ -12,8 +12,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as grpcaio
 from tritonclient.utils import InferenceServerException
 
-from build_engine.triton_config import spec_from_config
+from build_engine.repository import write_repository
+from build_engine.triton_config import ServingOptions, spec_from_config
 from local_triton.server import TritonProcess, TritonStartError, local_triton
+from rare.engines import available
 from rare.images import read_image
 from rare.modelspec import ModelSpec
 from rare.preprocess import preprocess_batch
@@ -165,3 +167,21 @@ def test_a_broken_repository_fails_with_the_server_log(tmp_path: Path) -> None:
     message = str(error.value)
     assert "exited with code 1 before ready" in message and "tritonserver log" in message
     assert "failed to load all models" in message and "broken" in message
+
+
+@pytest.mark.skipif(not available("openvino-bf16"), reason="needs OpenVINO and a CPU with BF16 instructions")
+def test_the_python_target_serves_openvino_bf16_and_reads_as_onnx_runtime(tmp_path: Path) -> None:
+    """The shipped model, gated for OpenVINO BF16, on a real Triton whose Python-backend model runs OpenVINO."""
+    shipped = Path(__file__).resolve().parents[2] / "models" / "rare_mv3_en"
+    options = ServingOptions(name=MODEL, max_batch_size=32, engine="openvino-bf16")
+    write_repository(shipped, tmp_path / "repository", "python", options)
+    batch = preprocess_batch([read_image(path) for path, _ in val_crops("IIIT5K", 16)], resize="area")
+    session = ort.InferenceSession(str(shipped / "model.onnx"), providers=["CPUExecutionProvider"])
+    reference_ids, reference_scores = session.run(["ids", "scores"], {"images": batch})
+    codec = ModelSpec.load(shipped).codec()
+    with local_triton(tmp_path / "repository", timeout=180) as server:
+        client = grpcclient.InferenceServerClient(server.grpc_url)
+        outputs = [grpcclient.InferRequestedOutput(n) for n in ("ids", "scores")]
+        result = client.infer(MODEL, [images_input(batch)], outputs=outputs)
+    served = codec.decode_ids(result.as_numpy("ids"), result.as_numpy("scores"))
+    assert [r.text for r in served] == [r.text for r in codec.decode_ids(reference_ids, reference_scores)]
