@@ -67,6 +67,10 @@ class _Retry:
         return ClientError(f"the server stayed unavailable after {self.attempts} attempts: {last}")
 
 
+def _http_options(url: str, api_key: str | None, timeout: float) -> dict[str, Any]:
+    return {"base_url": url.rstrip("/"), "headers": auth_headers(api_key), "timeout": timeout}
+
+
 class Client:
     """Synchronous client: ``concurrency`` requests at once on a thread pool."""
 
@@ -78,8 +82,7 @@ class Client:
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers, base = auth_headers(api_key), url.rstrip("/")
-        self.http = httpx.Client(base_url=base, headers=headers, timeout=timeout, transport=transport)
+        self.http = httpx.Client(**_http_options(url, api_key, timeout), transport=transport)
         self.concurrency, self.retry = max(1, concurrency), _Retry()
         self._cached_limits: Limits | None = None
 
@@ -141,8 +144,7 @@ class AsyncClient:
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers, base = auth_headers(api_key), url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=base, headers=headers, timeout=timeout, transport=transport)
+        self.http = httpx.AsyncClient(**_http_options(url, api_key, timeout), transport=transport)
         self.gate = asyncio.Semaphore(max(1, concurrency))
         self.retry = _Retry(sleep=asyncio.sleep)
         self._cached_limits: Limits | None = None
