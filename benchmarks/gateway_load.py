@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from benchmarks.common import (
     Crop,
     base_parser,
@@ -33,6 +36,7 @@ from benchmarks.load import LoadResult, RssSampler, multipart_body, run_httpx, r
 from benchmarks.servers import bare_onnx, bare_triton, gateway_process
 from benchmarks.triton_util import python_triton
 from build_engine.triton_config import ServingOptions
+from rare.engines import parse_plan
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 
@@ -93,12 +97,27 @@ def row(result: LoadResult, concurrency: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def gateway_sweep(args: Any, env: dict[str, str], crops: list[Crop], log: Path) -> tuple[list[dict[str, Any]], float]:
-    """Every (crops per request, concurrency) cell through the gateway; rows and the RSS before the load (MiB)."""
+def backend_calls(base_url: str) -> tuple[float, float]:
+    """Crops the embedded backend has run so far, and in how many inferences (its micro-batch histogram)."""
+    text = httpx.get(base_url + "/metrics", timeout=10).text
+    totals = {"rare_inference_batch_size_sum": 0.0, "rare_inference_batch_size_count": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in totals:
+                totals[sample.name] += sample.value
+    return totals["rare_inference_batch_size_sum"], totals["rare_inference_batch_size_count"]
+
+
+def gateway_sweep(
+    args: Any, env: dict[str, str], crops: list[Crop], log: Path
+) -> tuple[list[dict[str, Any]], float, str]:
+    """Every (crops per request, concurrency) cell through the gateway; rows, the RSS before the load (MiB), and the
+    backend it served on (/v1/models)."""
     bodies = {k: multipart_body([(c.path.name, c.path.read_bytes()) for c in crops[:k]]) for k in args.crops}
     rows = []
     with gateway_process(env, log) as gateway:
         url = gateway.url + "/recognize"
+        served = httpx.get(gateway.url + "/v1/models", timeout=10).json()["models"][0]["backend"]
         for k, body in bodies.items():
             http_load(args, url, body, k, 1, 1.0)  # warm: first requests of this size
         baseline = (RssSampler(gateway.process.pid).rss_kib() or 0) / 1024
@@ -106,26 +125,30 @@ def gateway_sweep(args: Any, env: dict[str, str], crops: list[Crop], log: Path) 
             result, previous = None, 1
             for concurrency in args.concurrency:
                 seconds = cell_seconds(args, result, concurrency, previous)
+                before = backend_calls(gateway.url)
                 with RssSampler(gateway.process.pid) as rss:
                     result = http_load(args, url, body, k, concurrency, seconds)
-                rows.append(row(result, concurrency, peak_rss_mib=rss.peak_mib))
+                crops, calls = (after - first for after, first in zip(backend_calls(gateway.url), before, strict=True))
+                rows.append(row(result, concurrency, peak_rss_mib=rss.peak_mib, mean_batch=crops / max(calls, 1)))
                 previous = concurrency
                 time.sleep(0.5 + result.p99_ms / 1000)  # let requests cut off at the deadline drain
                 print(
                     f"gateway crops {k} concurrency {concurrency}: {result.crops_per_s:.1f} crops/s, p50 "
-                    f"{result.p50_ms:.1f} p99 {result.p99_ms:.1f} ms, {result.errors} errors, {rss.peak_mib:.0f} MiB"
+                    f"{result.p50_ms:.1f} p99 {result.p99_ms:.1f} ms, {result.errors} errors, {rss.peak_mib:.0f} MiB, "
+                    f"{rows[-1]['mean_batch']:.1f} crops per backend call"
                 )
-    return rows, baseline
+    return rows, baseline, served
 
 
 def bare_sweep(
-    args: Any, crops: list[Crop], grpc_url: str | None, seconds: dict[tuple[int, int], float]
+    args: Any, crops: list[Crop], grpc_url: str | None, seconds: dict[tuple[int, int], float], served: str
 ) -> list[dict[str, Any]]:
-    """The same cells, for as long as the gateway's, on the bare backend (in this process for ONNX Runtime, gRPC for
-    Triton)."""
+    """The same cells, for as long as the gateway's, on the bare backend (in this process on the engines the
+    gateway served on, gRPC for Triton)."""
     spec = ModelSpec.load(args.model_dir)
     instances, threads = layout(args)
-    recognizer = OnnxRecognizer(args.model_dir, threads) if grpc_url is None else None
+    plan = parse_plan(served)
+    recognizer = OnnxRecognizer(args.model_dir, threads, spec, plan, streams=instances) if grpc_url is None else None
     rows = []
     for k in args.crops:
         batch = spec.preprocess([c.image for c in crops[:k]])
@@ -176,10 +199,11 @@ def main() -> None:
         backend(args, Path(tmp)) as (env, grpc),
     ):
         (args.out / "raw").mkdir(parents=True, exist_ok=True)
-        gateway, baseline = gateway_sweep(args, env, crops, args.out / "raw" / f"gateway_{args.backend}.log")
+        gateway, baseline, served = gateway_sweep(args, env, crops, args.out / "raw" / f"gateway_{args.backend}.log")
+        print(f"the gateway served on {served}")
         durations = {(r["crops"], r["concurrency"]): r["seconds"] for r in gateway}
-        bare = [] if args.no_bare else bare_sweep(args, crops, grpc, durations)
-    path = write_report(args, facts, join(gateway, bare), baseline)
+        bare = [] if args.no_bare else bare_sweep(args, crops, grpc, durations, served)
+    path = write_report(args, facts, join(gateway, bare), baseline, served)
     print(f"wrote {path}")
 
 

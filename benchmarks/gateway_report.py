@@ -28,6 +28,7 @@ COLUMNS: list[tuple[str, str | Callable[[dict[str, Any]], object]]] = [
     ("requests", "requests"),
     ("errors", "errors"),
     ("peak RSS MiB", "peak_rss_mib"),
+    ("crops/backend call", lambda r: r.get("mean_batch", float("nan"))),
 ]
 
 
@@ -94,7 +95,7 @@ def plot(out: Path, name: str, rows: list[dict[str, Any]], crops: list[int]) -> 
     return save_panels(out / f"{name}.png", f"Gateway end to end ({name})", "concurrency", panels, log_y=(False, True))
 
 
-def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], baseline: float) -> Path:
+def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], baseline: float, served: str) -> Path:
     name = f"gateway_load_{args.backend}"
     targets = [*overhead_targets(rows, args.crops), gain_target(rows, args.backend)]
     table = dict_table(rows, COLUMNS)
@@ -102,18 +103,20 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], b
     image = plot(args.out, name, rows, args.crops)
     instances, threads = layout(args)
     sections = [
-        f"Model: `{shown(args.model_dir)}`; backend {args.backend}{triton}; ONNX Runtime {instances} instance(s) x "
-        f"{threads} thread(s) (gateway and bare backend alike); load generator {args.client} (closed loop, same "
+        f"Model: `{shown(args.model_dir)}`; backend {args.backend}{triton}, served on `{served}`; {instances} "
+        f"instance(s) x {threads} thread(s) (gateway and bare backend alike); load generator {args.client} (closed "
+        "loop, same "
         "machine: it shares the CPU with the gateway); "
         f"{args.seconds:g} s per cell, slow cells longer (about 10 latencies, at most {args.max_cell_seconds:g} s: "
         "column s); real crops (multipart, field `images`). Bare backend: the same preprocessed crops, same "
         "concurrency, crops per call and duration, without HTTP/decoding/preprocessing/JSON (OnnxRecognizer behind "
-        "the gateway's MicroBatcher in-process, or the gRPC aio client to Triton).",
+        "the gateway's MicroBatcher in-process, on the same engines, or the gRPC aio client to Triton). Column "
+        "crops/backend call: the embedded backend's mean micro-batch (its rare_inference_batch_size histogram).",
         "## Targets\n\n" + targets_table(targets),
         "## Throughput and latency\n\n" + table,
         "## Memory\n\n" + memory_table(rows, args.crops, args.concurrency, baseline),
         f"![gateway]({image.name})",
     ]
-    data = {"machine": facts, "backend": args.backend, "client": args.client, "rows": rows}
+    data = {"machine": facts, "backend": args.backend, "served": served, "client": args.client, "rows": rows}
     data |= {"baseline_rss_mib": baseline, "targets": [t.__dict__ for t in targets]}
     return write_results(args.out, name, f"Gateway end to end over HTTP ({args.backend})", sections, data)

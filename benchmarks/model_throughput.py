@@ -35,7 +35,7 @@ from benchmarks.common import (
 )
 from benchmarks.plots import save_panels, series_by
 from benchmarks.runners import Runner, engine_runner, fp16_onnx, onnx_runner, torch_runner
-from rare.engines import available, fastest
+from rare.engines import available, describe, plan_by_batch
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
 
@@ -118,9 +118,10 @@ def embedded_points(args: Any, crops: list[np.ndarray]) -> list[dict[str, Any]]:
     decoding): on ONNX Runtime FP32, and on the engine the gateway serves on here (RARE_ENGINE=auto)."""
     instances, threads = layout(args)
     spec, images = ModelSpec.load(args.model_dir), crops[:32]
-    served, _ = fastest(args.model_dir / spec.onnx_file, ["onnxruntime", *spec.engines], spec.preprocess(images))
+    engines = ["onnxruntime", *spec.engines]
+    served, _ = plan_by_batch(args.model_dir / spec.onnx_file, engines, spec.image_shape, len(images))
     rows = []
-    for name, engine in ((EMBEDDED, "onnxruntime"), (f"{SERVED} ({served})", served)):
+    for name, engine in ((EMBEDDED, "onnxruntime"), (f"{SERVED} ({describe(served)})", served)):
         recognizer = OnnxRecognizer(args.model_dir, threads, spec, engine, streams=instances)
         latencies, wall = time_parallel(lambda r=recognizer: r.recognize(images), instances, args.seconds)
         rows.append({"engine": name, "batch": len(images), **latency_stats(latencies, len(images), wall)})

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rare.codec import Recognition, ids_and_scores
+from rare.engines import Plan, describe, open_plan
 from rare.modelspec import ModelSpec, ModelSpecError, TensorSpec
 
 ORT_DTYPES = {
@@ -69,34 +70,33 @@ def tensor_specs(nodes: Sequence[ort.NodeArg]) -> list[TensorSpec]:
 
 class OnnxRecognizer:
     """Preprocess -> the graph -> decode, for one model directory (``model.onnx`` + ``rare.json``), on ONNX Runtime
-    or on another engine of :mod:`rare.engines` (``engine``)."""
+    or on another engine of :mod:`rare.engines` (``engine``), or on a per-batch-size :data:`~rare.engines.Plan`."""
 
     def __init__(
         self,
         model_dir: str | Path,
         threads: int = 0,
         spec: ModelSpec | None = None,
-        engine: str = "onnxruntime",
+        engine: str | Plan = "onnxruntime",
         streams: int = 1,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.spec = spec if spec is not None else ModelSpec.load(self.model_dir)
-        self.engine = engine
+        plan = ((1, engine),) if isinstance(engine, str) else tuple(engine)
+        self.engine = describe(plan)
         onnx_path = self.model_dir / self.spec.onnx_file
         if not onnx_path.is_file():
             raise ModelSpecError(f"{onnx_path}: ONNX file not found")
         self.codec = self.spec.codec()
         self.roles = self.spec.fetched_roles()
         self.fetch = [self.spec.outputs[role].name for role in self.roles]
-        if engine == "onnxruntime":
+        if self.engine == "onnxruntime":
             self.session = ort.InferenceSession(
                 str(onnx_path), session_options(threads), providers=["CPUExecutionProvider"]
             )
             self.spec.check_io(tensor_specs(self.session.get_inputs()), tensor_specs(self.session.get_outputs()))
         else:
-            from rare.engines import open_engine
-
-            self._run = open_engine(onnx_path, engine, threads if threads > 0 else usable_cores(), streams)
+            self._run = open_plan(onnx_path, plan, threads if threads > 0 else usable_cores(), streams)
             self.infer(np.zeros((1, *self.spec.image_shape), np.float32))  # compiles, and checks the outputs exist
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

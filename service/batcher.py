@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.errors import BackendUnavailable
+from service.metrics import INFERENCE_BATCH
 
 
 @dataclass(eq=False)  # identity: held in a set while its rows run
@@ -59,6 +60,7 @@ class MicroBatcher:
         """One instance: take the queued calls as one batch, run it, hand the rows back to each caller's loop."""
         while (taken := self._take()) is not None:
             merged = taken[0].batch if len(taken) == 1 else np.concatenate([t.batch for t in taken])
+            INFERENCE_BATCH.observe(len(merged))
             try:
                 outcome: tuple[np.ndarray, np.ndarray] | BaseException = self._run(merged)
             except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who maps it

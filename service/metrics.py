@@ -28,6 +28,9 @@ BACKEND_READY = Gauge(
     "rare_backend_ready", "1 when the backend and model are ready", ["backend"], multiprocess_mode="max"
 )
 BATCH_SIZE = Histogram("rare_backend_batch_size", "crops per backend call", buckets=CROP_BUCKETS)
+INFERENCE_BATCH = Histogram(
+    "rare_inference_batch_size", "crops per embedded inference, after micro-batching", buckets=CROP_BUCKETS
+)
 
 # The hot path's children, bound once: .labels() takes a lock and a lookup on every call
 STAGE = {stage: STAGE_DURATION.labels(stage) for stage in ("decode", "preprocess", "infer", "postprocess")}

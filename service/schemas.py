@@ -33,7 +33,8 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     backend: str = Field(
-        description="what answered: triton, or the embedded engine (onnxruntime, openvino-fp32, openvino-bf16)"
+        description="what answered: triton, or the embedded engine (onnxruntime, openvino-fp32, openvino-bf16), or "
+        "engines by batch size (onnxruntime<8,openvino-bf16: ONNX Runtime below 8 crops)"
     )
 
 

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from rare.engines import fastest
+from rare.engines import Plan, describe, plan_by_batch
 from rare.errors import RareError
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
@@ -20,7 +20,8 @@ log = logging.getLogger("rare.gateway")
 
 
 class OnnxBackend:
-    """``kind`` is the engine that serves: onnxruntime, or an OpenVINO engine the model is gated for."""
+    """``kind`` is the engine that serves: onnxruntime, an OpenVINO engine the model is gated for, or (auto) a
+    plan of them by batch size such as ``onnxruntime<8,openvino-bf16``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,17 +57,19 @@ class OnnxBackend:
         log.info("embedded backend ready: %s %s", self.spec.model_name, self._detail)
 
     def _load(self) -> OnnxRecognizer:
-        """The model on the engine the settings name, or (auto) on the fastest of its gated engines here."""
+        """The model on the engine the settings name, or (auto) on whichever of its gated engines reads each batch
+        size fastest here."""
         model_dir = self.settings.model_dir
         spec = ModelSpec.load(model_dir)
+        engine: str | Plan = self.kind
         if self.settings.engine == "auto" and spec.engines:
-            sample = np.zeros((self.max_batch_size, *spec.image_shape), np.float32)
             engines = ["onnxruntime", *spec.engines]
-            self.kind, rates = fastest(model_dir / spec.onnx_file, engines, sample)
+            engine, rates = plan_by_batch(model_dir / spec.onnx_file, engines, spec.image_shape, self.max_batch_size)
+            self.kind = describe(engine)
             log.info("engines measured here (crops/s, one thread): %s; serving on %s", _rates(rates), self.kind)
         elif self.kind != "onnxruntime" and self.kind not in spec.engines:
             log.warning("engine %s was not gated for %s (python -m build_engine engines)", self.kind, model_dir)
-        return OnnxRecognizer(model_dir, self.threads, spec, self.kind, streams=self.parallelism)
+        return OnnxRecognizer(model_dir, self.threads, spec, engine, streams=self.parallelism)
 
     async def status(self) -> BackendStatus:
         return BackendStatus(self._batcher is not None, self._detail)
@@ -88,5 +91,8 @@ class OnnxBackend:
             self._batcher.close()
 
 
-def _rates(rates: dict[str, float]) -> str:
-    return ", ".join(f"{engine} {rate:.0f}" for engine, rate in rates.items())
+def _rates(rates: dict[int, dict[str, float]]) -> str:
+    return "; ".join(
+        f"batch {size}: " + ", ".join(f"{engine} {rate:.0f}" for engine, rate in by_engine.items())
+        for size, by_engine in rates.items()
+    )

@@ -8,7 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rare.engines import ENGINES, EngineError, available, fastest, open_engine
+from rare.engines import (
+    ENGINES,
+    EngineError,
+    available,
+    describe,
+    fastest,
+    open_engine,
+    open_plan,
+    parse_plan,
+    plan_by_batch,
+)
+from rare.onnx_runtime import OnnxRecognizer
 from rare.images import read_image
 from rare.modelspec import ModelSpec
 from tests.conftest import FIXTURES, REPO, val_crops
@@ -39,3 +50,28 @@ def test_unknown_engines_are_named_and_the_fastest_is_measured(calib_model_dir: 
         open_engine(calib_model_dir / "model.onnx", "tensorrt", 1)
     best, rates = fastest(calib_model_dir / "model.onnx", ENGINES, INPUTS, seconds=0.1)
     assert best in rates and set(rates) == {e for e in ENGINES if available(e)} and min(rates.values()) > 0
+
+
+def test_a_plan_by_batch_size_is_measured_written_and_read_back(calib_model_dir: Path) -> None:
+    plan, rates = plan_by_batch(calib_model_dir / "model.onnx", ENGINES, (3, 32, 100), max_batch=8, seconds=0.05)
+    assert sorted(rates) == [1, 4, 8] and all(set(r) == {e for e in ENGINES if available(e)} for r in rates.values())
+    assert plan[0][0] == 1 and [size for size, _ in plan] == sorted({size for size, _ in plan})
+    assert parse_plan(describe(plan)) == plan
+    assert describe(((1, "onnxruntime"), (8, "openvino-bf16"))) == "onnxruntime<8,openvino-bf16"
+    assert parse_plan("openvino-fp32") == ((1, "openvino-fp32"),)
+
+
+@pytest.mark.skipif(not available("openvino-fp32"), reason="needs OpenVINO")
+def test_a_plan_runs_each_batch_on_its_engine_and_reads_the_same() -> None:
+    """Single crops on ONNX Runtime, two and more on OpenVINO: every batch reads as ONNX Runtime alone reads it."""
+    spec = ModelSpec.load(SHIPPED)
+    images = [read_image(path) for path, _ in val_crops("IIIT5K", 4)]
+    plan = ((1, "onnxruntime"), (2, "openvino-fp32"))
+    run = open_plan(SHIPPED / "model.onnx", plan, threads=1)
+    reference = OnnxRecognizer(SHIPPED, 1, spec)
+    mixed = OnnxRecognizer(SHIPPED, 1, spec, plan)
+    assert mixed.engine == "onnxruntime<2,openvino-fp32"
+    for count in (1, 4):
+        assert {"ids", "scores"} <= set(run(spec.preprocess(images[:count])))
+        assert [r.text for r in mixed.recognize(images[:count])] == [r.text for r in reference.recognize(images[:count])]
+    assert OnnxRecognizer(SHIPPED, 1, spec, ((1, "onnxruntime"),)).engine == "onnxruntime"

@@ -64,6 +64,8 @@ def test_a_big_request_is_split_over_the_model_instances(gateway: Gateway) -> No
     calls = metric(after, "rare_backend_batch_size_count") - metric(before, "rare_backend_batch_size_count")
     crops = metric(after, "rare_backend_batch_size_sum") - metric(before, "rare_backend_batch_size_sum")
     assert (calls, crops) == (2, 6)
+    inferred = metric(after, "rare_inference_batch_size_sum") - metric(before, "rare_inference_batch_size_sum")
+    assert inferred == 6 and metric(after, "rare_inference_batch_size_count") > 0  # after micro-batching
 
 
 def test_openapi_documents_both_request_bodies(gateway: Gateway) -> None:
