@@ -45,6 +45,7 @@ class Target:
     goal: str
     measured: str
     met: bool | None
+    bound: str = ""  # what limits the measured value (shown when the target is not met, and where known)
 
 
 def shown(path: Path) -> str:
@@ -235,7 +236,8 @@ def targets_table(targets: Sequence[Target]) -> str:
     """Each performance target next to the measured value."""
     verdict = {True: "yes", False: "**no**", None: "not measured"}
     return markdown_table(
-        ["target", "goal", "measured", "met"], [(t.name, t.goal, t.measured, verdict[t.met]) for t in targets]
+        ["target", "goal", "measured", "met", "what bounds it"],
+        [(t.name, t.goal, t.measured, verdict[t.met], t.bound) for t in targets],
     )
 
 

@@ -38,9 +38,9 @@ def load_results(folder: Path) -> dict[str, dict[str, Any]]:
 def summary(results: dict[str, dict[str, Any]]) -> str:
     verdict = {True: "yes", False: "**no**", None: "not measured"}
     targets = markdown_table(
-        ["benchmark", "target", "goal", "measured", "met"],
+        ["benchmark", "target", "goal", "measured", "met", "what bounds it"],
         [
-            (f"[{name}]({name}.md)", t.name, t.goal, t.measured, verdict[t.met])
+            (f"[{name}]({name}.md)", t.name, t.goal, t.measured, verdict[t.met], t.bound)
             for name, result in results.items()
             for t in (Target(**d) for d in result.get("targets", []))
         ],
