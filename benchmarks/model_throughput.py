@@ -52,6 +52,15 @@ SERVED = "served engine + preprocess + decode"  # the engine RARE_ENGINE=auto pi
 Factory = tuple[Callable[[], Runner], int]  # (build the runner, instances calling it at once)
 
 
+def checked_variants(variants: str) -> list[str]:
+    """``--variants`` as a list; an unknown name stops the run."""
+    known = ("torch", "ort-fp32", "ort-fp16", *OV_ENGINES)
+    for variant in (names := variants.split(",")):
+        if variant not in known:
+            raise SystemExit(f"--variants: unknown {variant!r}; choose from {', '.join(known)}")
+    return names
+
+
 def runner_factories(args: Any) -> tuple[dict[str, Factory], list[str]]:
     """The engines named by ``--variants`` and ``--extra``, built one at a time so that none disturbs another.
     ONNX Runtime engines run in the gateway's layout (``--instances`` x ``--threads``); ``ort-fp32`` is also timed
@@ -61,7 +70,7 @@ def runner_factories(args: Any) -> tuple[dict[str, Factory], list[str]]:
     cores = usable_cores()
     factories: dict[str, Factory] = {}
     notes = [f"ONNX Runtime engines: {instances} instance(s) x {threads} thread(s), called at once."]
-    for variant in args.variants.split(","):
+    for variant in checked_variants(args.variants):
         if variant == "torch":
             name = "torch-cuda-fp16" if args.device == "cuda" else "torch-cpu"
             factories[name] = (lambda: torch_runner(args.model_dir, args.device, args.threads), 1)
@@ -84,10 +93,6 @@ def runner_factories(args: Any) -> tuple[dict[str, Factory], list[str]]:
         elif variant == "ort-fp16":
             factories["ort-fp16"] = (lambda: onnx_runner(fp16_onnx(args.model_dir), threads), instances)
             notes.append("FP16 graph: build_engine.fp16 of model.onnx (FP32 islands: TPS grid, softmax, argmax).")
-        else:
-            raise SystemExit(
-                f"--variants: unknown {variant!r}; choose from torch, ort-fp32, ort-fp16, ov-fp32, ov-bf16"
-            )
     for item in args.extra:
         name, _, path = item.partition("=")
         factories[name] = (lambda p=Path(path): onnx_runner(p, threads), instances)
