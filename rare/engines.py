@@ -4,9 +4,9 @@ OpenVINO's BF16 runs the convolutions and matrix products in bfloat16 where the 
 BF16, AMX) and keeps FP32 accumulation: measured here on an AMD EPYC with AVX-512 BF16, one thread at batch 32, it
 reads 695 crops/s against 401 for ONNX Runtime FP32, with every real_val reading the same. A model may only run on
 an engine its ``rare.json`` lists as gated (``python -m build_engine engines``), and the gateway picks, among those
-this machine has, the fastest for each batch size (:func:`plan_by_batch`): OpenVINO pays about 6 ms per call
-(shape inference on a dynamic batch), so ONNX Runtime reads single crops nearly twice as fast (284 against 158
-crops/s) while BF16 OpenVINO wins from batch 8 up (526 against 403).
+this machine has, the fastest for each batch size (:func:`plan_by_batch`). OpenVINO pays about 4 ms per call for
+the dynamic batch dimension (BF16, one thread: 117 crops/s at batch 1, 238 with the batch fixed at 1), so ONNX Runtime
+reads single crops nearly twice as fast, while BF16 OpenVINO wins from batch 8 up (526 against 403 crops/s).
 
     run = open_engine(Path("model.onnx"), "openvino-bf16", threads=1)
     outputs = run(batch)  # {tensor name: array}
