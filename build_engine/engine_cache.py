@@ -79,8 +79,9 @@ def cached_version(cache_dir: Path, key: str, version_dir: Path, build: Callable
         try:
             build(scratch)
             (scratch / DONE).write_text(key + "\n", encoding="utf-8")
-            shutil.rmtree(entry, ignore_errors=True)  # an unfinished entry of an earlier, crashed build
-            scratch.rename(entry)
+            if not (entry / DONE).is_file():  # never remove a finished entry: a replica may be copying from it
+                shutil.rmtree(entry, ignore_errors=True)  # an unfinished entry of an earlier, crashed build
+                scratch.rename(entry)
         except OSError:
             if not (entry / DONE).is_file():
                 raise

@@ -17,6 +17,7 @@ on the GPU model that will serve it.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -145,5 +146,7 @@ def save_timing_cache(config: Any, cache: Any, path: Path | None) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(config.get_timing_cache().serialize()))
+    partial = path.with_name(f".{path.name}.{os.getpid()}")  # renamed into place: readers never see half of it
+    partial.write_bytes(bytes(config.get_timing_cache().serialize()))
+    os.replace(partial, path)
     log.info("saved the timing cache to %s", path)

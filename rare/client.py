@@ -107,8 +107,8 @@ class Client:
         each also names the candidate that best explains its reading."""
         from concurrent.futures import ThreadPoolExecutor
 
-        done, batches = prepare(sources, self.limits())
         fields = lexicon_fields(lexicon, lexicon_name)
+        done, batches = prepare(sources, self.limits(), fields)
         with ThreadPoolExecutor(self.concurrency) as pool:
             for answered in pool.map(lambda batch: self._send(batch, fields), batches):
                 done.update(answered)
@@ -167,8 +167,8 @@ class AsyncClient:
         self, sources: Sequence[Any], lexicon: Sequence[str] | None = None, lexicon_name: str | None = None
     ) -> list[Result]:
         """As :meth:`Client.recognize`."""
-        done, batches = prepare(sources, await self.limits())
         fields = lexicon_fields(lexicon, lexicon_name)
+        done, batches = prepare(sources, await self.limits(), fields)
         for answered in await asyncio.gather(*(self._send(batch, fields) for batch in batches)):
             done.update(answered)
         return [done[i] for i in range(len(sources))]

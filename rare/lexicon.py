@@ -25,6 +25,7 @@ from rare.errors import RareError
 
 INSERT_COST = 0.6
 SHORTLIST = 32
+MAX_WORD_CHARS = 64  # the model reads at most 25 characters; the weighing costs reading x candidate length
 
 
 class LexiconError(RareError, ValueError):
@@ -45,8 +46,7 @@ class Lexicon:
     """Candidate words, normalized like labels (the codec's case folding and character set), ready to match."""
 
     def __init__(self, words: Sequence[str], codec: LabelCodec, max_words: int = 100_000) -> None:
-        if len(words) > max_words:
-            raise LexiconError(f"{len(words)} candidate words; at most {max_words}")
+        check_words(words, max_words)
         normalized = {codec.normalize(w)[0]: w for w in words}
         normalized.pop("", None)
         if not normalized:
@@ -60,6 +60,16 @@ class Lexicon:
         costs = [(weighted_distance(text, confidences, self.keys[i]), i) for _, _, i in near]
         cost, index = min(costs)
         return LexiconMatch(self.words[index], math.exp(-cost))
+
+
+def check_words(words: Sequence[str], max_words: int = 100_000) -> None:
+    """Refuse a lexicon too large to match quickly: over ``max_words`` words, or a word over
+    :data:`MAX_WORD_CHARS` characters."""
+    if len(words) > max_words:
+        raise LexiconError(f"{len(words)} candidate words; at most {max_words}")
+    longest = max(words, key=len, default="")
+    if len(longest) > MAX_WORD_CHARS:
+        raise LexiconError(f"a candidate word has {len(longest)} characters; at most {MAX_WORD_CHARS}")
 
 
 def weighted_distance(read: str, confidences: Sequence[float], word: str, insert_cost: float = INSERT_COST) -> float:

@@ -46,7 +46,8 @@ def already_done(out: Path) -> set[str]:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if record.get("error") != RETRIED_ON_RESUME:
+            usable = isinstance(record, dict) and isinstance(record.get("path"), str)  # another tool's lines too
+            if usable and record.get("error") != RETRIED_ON_RESUME:
                 done.add(record["path"])
     return done
 
@@ -98,6 +99,9 @@ def run_recognize(
         skip = already_done(out)
         todo = [p for p in todo if str(p) not in skip]
     errors = 0
+    if resume and out.is_file() and out.stat().st_size and not out.read_bytes().endswith(b"\n"):
+        with out.open("a", encoding="utf-8") as cut:  # a run killed mid-line: the next record starts a line of its own
+            cut.write("\n")
     with Client(url, api_key, concurrency) as client, out.open("a" if resume else "w", encoding="utf-8") as sink:
         window = client.limits().max_images * max(1, concurrency) * 2  # enough requests to keep every slot busy
         progress = Progress(len(todo))

@@ -65,11 +65,12 @@ def item_of(index: int, source: str | Path | bytes | Any) -> Item:
         return Item(index, f"{index}.png", error=Result(f"{index}.png", error="invalid_array", message=str(exc)))
 
 
-def batches_of(items: list[Item], limits: Limits) -> list[list[Item]]:
-    """Requests of at most ``max_images`` crops and ``max_request_bytes`` (with room for the multipart framing)."""
+def batches_of(items: list[Item], limits: Limits, fields: dict[str, str] | None = None) -> list[list[Item]]:
+    """Requests of at most ``max_images`` crops and ``max_request_bytes``, with room for the multipart framing and
+    the text ``fields`` every request carries (a lexicon may take up to a mebibyte)."""
     batches: list[list[Item]] = [[]]
     size = 0
-    budget = limits.max_request_bytes - 4096
+    budget = limits.max_request_bytes - 4096 - sum(len(v.encode()) + 256 for v in (fields or {}).values())
     for item in items:
         cost = len(item.data or b"") + 256
         if batches[-1] and (len(batches[-1]) >= limits.max_images or size + cost > budget):
@@ -80,15 +81,17 @@ def batches_of(items: list[Item], limits: Limits) -> list[list[Item]]:
     return [batch for batch in batches if batch]
 
 
-def prepare(sources: Sequence[Any], limits: Limits) -> tuple[dict[int, Result], list[list[Item]]]:
-    """Results known without asking (unreadable, too large), and the requests for the rest."""
+def prepare(
+    sources: Sequence[Any], limits: Limits, fields: dict[str, str] | None = None
+) -> tuple[dict[int, Result], list[list[Item]]]:
+    """Results known without asking (unreadable, too large), and the requests for the rest (each with ``fields``)."""
     items = [item_of(i, source) for i, source in enumerate(sources)]
     done = {item.index: item.error for item in items if item.error is not None}
     for item in items:
         if item.data is not None and len(item.data) > limits.max_image_bytes:
             message = f"{len(item.data)} bytes; the server takes at most {limits.max_image_bytes} per image"
             done[item.index] = Result(item.name, error="image_too_large", message=message)
-    return done, batches_of([i for i in items if i.index not in done], limits)
+    return done, batches_of([i for i in items if i.index not in done], limits, fields)
 
 
 def files_of(batch: list[Item]) -> list[tuple[str, tuple[str, bytes, str]]]:

@@ -35,9 +35,14 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], max_batch: int, instances: int = 1
+        self,
+        run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        max_batch: int,
+        instances: int = 1,
+        retry_after: int = 1,
     ) -> None:
         self._run = run
+        self._retry_after = retry_after  # what callers refused at shutdown are told
         self._max_batch = max_batch
         self._queue: deque[_Pending] = deque()
         self._running: set[_Pending] = set()  # callers whose rows are inside an inference now
@@ -51,7 +56,7 @@ class MicroBatcher:
         pending = _Pending(batch, asyncio.get_running_loop().create_future())
         with self._ready:
             if self._closed:
-                raise _shutting_down()
+                raise _shutting_down(self._retry_after)
             self._queue.append(pending)
             self._ready.notify()
         return await pending.future
@@ -102,11 +107,11 @@ class MicroBatcher:
             waiting = [*self._queue, *self._running]
             self._queue.clear()
             self._ready.notify_all()
-        _deliver(waiting, _shutting_down())
+        _deliver(waiting, _shutting_down(self._retry_after))
 
 
-def _shutting_down() -> BackendUnavailable:
-    return BackendUnavailable("the embedded backend is shutting down", retry_after=1)
+def _shutting_down(retry_after: int) -> BackendUnavailable:
+    return BackendUnavailable("the embedded backend is shutting down", retry_after=retry_after)
 
 
 def _deliver(items: list[_Pending], outcome: tuple[np.ndarray, np.ndarray] | BaseException) -> None:

@@ -35,6 +35,10 @@ class GatewayError(Exception):
         return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
 
 
+class InternalError(GatewayError):
+    """A defect of ours: a 500 whose details go to the log, never to the client."""
+
+
 class BadRequest(GatewayError):
     status, code = 400, "bad_request"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rare.codec import LabelCodec
-from rare.lexicon import EmptyLexicon, Lexicon, LexiconError
+from rare.lexicon import EmptyLexicon, Lexicon, LexiconError, check_words
 from service.errors import BadRequest
 from service.settings import Settings
 from service.uploads import Uploads
@@ -31,6 +31,11 @@ def read_words(path: Path) -> list[str]:
 class Lexicons:
     def __init__(self, settings: Settings) -> None:
         self.words = {name: read_words(Path(path)) for name, path in settings.lexicons.items()}
+        for name, words in self.words.items():  # a lexicon no request could use stops the gateway here
+            try:
+                check_words(words)
+            except LexiconError as exc:
+                raise LexiconError(f"RARE_LEXICONS[{name!r}] ({settings.lexicons[name]}): {exc}") from None
         self._built: dict[str, tuple[LabelCodec, Lexicon]] = {}
 
     def for_request(self, uploads: Uploads, codec: LabelCodec) -> Lexicon | None:

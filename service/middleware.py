@@ -16,10 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
 from service.admission import Admission
-from service.errors import GatewayError, PayloadTooLarge, Unauthorized, error_body
+from service.errors import GatewayError, InternalError, PayloadTooLarge, Unauthorized, error_body
 from service.settings import Settings
 
 log = logging.getLogger("rare.access")
+errors_log = logging.getLogger("rare.gateway")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Made request ids: 32 hex characters, a random per-process prefix and a counter (unique without a syscall each)
 _ID_PREFIX = secrets.token_hex(8)
@@ -45,25 +46,38 @@ class GatewayMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         # whether the caller showed the key: only then do /readyz and /v1/models say why a backend is not ready
         scope["state"]["key_shown"] = self.settings.api_key is not None and self._authorized(scope, headers, False)
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["started"] = message["status"], True
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        rejection = self._reject(scope, headers)
-        if rejection is not None:
-            await _drain(receive, headers)  # so that the client, still sending, gets to read the refusal
-            await _send_error(send_with_id, rejection, request_id)
-        else:
-            held = [0]
-            try:
-                await self.app(scope, self._limited(receive, held), send_with_id)
-            finally:
-                self.admission.release_body(held[0])
-        self._observe(scope, status["code"], time.perf_counter() - start, request_id)
+        try:
+            rejection = self._reject(scope, headers)
+            if rejection is not None:
+                await _drain(receive, headers)  # so that the client, still sending, gets to read the refusal
+                await _send_error(send_with_id, rejection, request_id)
+            else:
+                await self._call_app(scope, receive, send_with_id, status, request_id)
+        finally:  # a crash too gets its access-log line and its 500 in the latency histogram (5xx alerts)
+            self._observe(scope, status["code"], time.perf_counter() - start, request_id)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send, status: dict, request_id: str) -> None:
+        """The app, with the body counted; an unexpected exception is answered here, as a typed 500 with the request
+        id, and logged with its traceback (a response already begun can only be cut off)."""
+        held = [0]
+        try:
+            await self.app(scope, self._limited(receive, held), send)
+        except Exception:
+            status["code"] = 500
+            if status["started"]:
+                raise
+            errors_log.exception("unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id)
+            await _send_error(send, InternalError("internal error; quote the request id when reporting it"), request_id)
+        finally:
+            self.admission.release_body(held[0])
 
     def _reject(self, scope: Scope, headers: dict[str, str]) -> GatewayError | None:
         """Refuse before reading the body: no or wrong API key (401), declared size over the limit (413), too many

@@ -85,16 +85,16 @@ class Pipeline:
             if spec is None:  # the reason (a path, an address) goes to the log, not to clients
                 log.warning("recognize refused, model not ready: %s", status.detail)
                 raise BackendUnavailable("the model is not ready", retry_after=self.settings.retry_after_s)
-        lexicon = self.lexicons.for_request(request, self.codec(spec))  # a bad one fails before any work
+        lexicon = await self._lexicon(request, spec)  # a bad one fails before any work
         errors = [u.error for u in uploads]
         headers = _small_request_headers(uploads)
         if headers is not None:
-            batch, good = self._decode_and_preprocess(uploads, errors, headers)
+            batch, good = self._decode_and_preprocess(spec, uploads, errors, headers)
         else:  # on a few threads only: each holds one full-size decode at a time
             if self._decoders is None:
                 self._decoders = anyio.CapacityLimiter(self.settings.decode_threads or usable_cores())
             batch, good = await anyio.to_thread.run_sync(
-                self._decode_and_preprocess, uploads, errors, limiter=self._decoders
+                self._decode_and_preprocess, spec, uploads, errors, limiter=self._decoders
             )
         recognized: dict[int, Recognition] = {}
         version = None
@@ -109,6 +109,12 @@ class Pipeline:
         results = [_result(i, u.filename, recognized.get(i), errors[i], matches.get(i)) for i, u in enumerate(uploads)]
         return results, version
 
+    async def _lexicon(self, request: Uploads, spec: ModelSpec) -> Lexicon | None:
+        """The request's lexicon; its own words are normalized on a thread (100,000 of them take a while)."""
+        if request.lexicon is None:
+            return self.lexicons.for_request(request, self.codec(spec))
+        return await anyio.to_thread.run_sync(self.lexicons.for_request, request, self.codec(spec))
+
     def codec(self, spec: ModelSpec) -> LabelCodec:
         if self._codec is None or self._codec[0] is not spec:
             self._codec = (spec, spec.codec())
@@ -116,13 +122,14 @@ class Pipeline:
 
     def _decode_and_preprocess(
         self,
+        spec: ModelSpec,
         uploads: list[Upload],
         errors: list[ItemError | None],
         headers: list[ImageHeader | None] | None = None,
     ) -> tuple[np.ndarray, list[int]]:
         """Decode each crop (with its header when already probed) and shrink it to the model input at once, so at
-        most one full-size decode is alive per decoding thread; crops past the request's pixel budget are refused."""
-        spec = self.backend.spec
+        most one full-size decode is alive per decoding thread; crops past the request's pixel budget are refused.
+        ``spec`` is the one the request started with: the backend may lose its model meanwhile."""
         rows, good, budget = [], [], self.settings.max_request_pixels
         timer = _StageTimer()
         for i, upload in enumerate(uploads):
@@ -131,12 +138,12 @@ class Pipeline:
             try:
                 header = headers[i] if headers is not None else probe(upload.data)
                 pixels = header.width * header.height if header is not None else 0
-                budget -= pixels if pixels <= self.settings.max_image_pixels else 0  # a crop refused costs nothing
-                if budget < 0:
+                if pixels > budget and pixels <= self.settings.max_image_pixels:  # refused: it costs nothing
                     raise ImageTooLargeError(
                         f"the request's crops exceed its budget of {self.settings.max_request_pixels:,} decoded "
                         "pixels (RARE_MAX_REQUEST_PIXELS): send this one in another request"
                     )
+                budget -= pixels if pixels <= self.settings.max_image_pixels else 0  # too large alone: refused below
                 crop = timer.time("decode", decode_probed, upload.data, header, self.settings.max_image_pixels)
                 rows.append(timer.time("preprocess", spec.preprocess, [crop])[0])
                 good.append(i)

@@ -70,13 +70,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm()
+        self._reading_headers, self._header_bytes = True, 0  # what comes next on this connection is a new request
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
-        if self._reading_headers or (self.cycle is not None and self.cycle.more_body):
+        between = self.cycle is None or self.cycle.response_complete  # no request of this connection is in the app
+        if (between and self._reading_headers and self._header_bytes) or (
+            self.cycle is not None and self.cycle.more_body
+        ):
             self._refuse(503, "shutting_down", "the gateway is shutting down; retry on another instance")
         else:
             super().shutdown()
@@ -95,12 +99,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         if self.transport.is_closing():
             return
-        if self.cycle is None or not self.cycle.response_started:
+        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:  # keep-alive: new
             metrics.ERRORS.labels(code).inc()
             body = json.dumps(error_body(code, message, None)).encode()
+            retry = f"retry-after: {self.limits.retry_after_s}\r\n" if status == 503 else ""  # another instance
             head = (
                 f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+                f"content-length: {len(body)}\r\n{retry}connection: close\r\n\r\n"
             )
             self.transport.write(head.encode("latin-1") + body)
         if self.cycle is not None:

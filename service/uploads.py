@@ -17,7 +17,8 @@ import binascii
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from service.errors import MalformedBody, NoImages, TooManyImages, UnsupportedMediaType
@@ -84,6 +85,8 @@ async def _read_json(request: Request, settings: Settings) -> Uploads:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise MalformedBody(f"invalid JSON body at {where}: {first['msg']}") from None
     _check_count(len(body.images), settings)
+    if body.lexicon is not None and sum(len(w) + 1 for w in body.lexicon) > MAX_LEXICON_BYTES:
+        raise MalformedBody(f"the lexicon holds more than {MAX_LEXICON_BYTES} characters")
     names = body.filenames or []
     crops = [_decode_base64(text, names[i] if i < len(names) else None, settings) for i, text in enumerate(body.images)]
     return Uploads(crops, body.lexicon, body.lexicon_name)
@@ -144,6 +147,8 @@ class _Parts:
         name = options.get(b"name", b"").decode("utf-8", "replace")
         if name in TEXT_FIELDS:
             self._text = self.texts.setdefault(name, bytearray())
+            if self._text:
+                self._text.extend(b"\n")  # a repeated field: its words follow the previous part's, never glued
             return
         if name != FIELD:
             self.others += 1
@@ -188,12 +193,12 @@ async def _read_multipart(request: Request, content_type: str, settings: Setting
     if not boundary:
         raise MalformedBody("malformed multipart body: no boundary in the Content-Type header")
     parts = _Parts(settings)
-    parser = MultipartParser(boundary, parts.callbacks())
-    try:
+    try:  # the parser refuses a boundary over 256 bytes as it starts: a malformed body too
+        parser = MultipartParser(boundary, parts.callbacks())
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:
         raise MalformedBody(f"malformed multipart body: {exc}") from None
     if parts.inside_part:
         raise MalformedBody("malformed multipart body: the body ended inside a part")

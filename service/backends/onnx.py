@@ -50,7 +50,9 @@ class OnnxBackend:
             log.error("embedded backend: %s", self._detail)
             return
         self.spec = self._recognizer.spec
-        self._batcher = MicroBatcher(self._recognizer.infer, self.max_batch_size, self.parallelism)
+        self._batcher = MicroBatcher(
+            self._recognizer.infer, self.max_batch_size, self.parallelism, self.settings.retry_after_s
+        )
         self._detail = (
             f"{self.settings.model_dir} on {self.kind} (CPU, {self.parallelism} instance(s) x {self.threads} thread(s))"
         )

@@ -50,6 +50,24 @@ def test_a_key_is_built_once_and_an_unfinished_entry_is_rebuilt(tmp_path: Path) 
     assert sorted(p.name for p in cache.iterdir()) == ["k1", "k2"]
 
 
+def test_a_builder_that_loses_the_race_leaves_the_finished_entry_alone(tmp_path: Path) -> None:
+    """Two replicas miss at once; the other one stores its entry first (and pods may be copying from it): the
+    late builder keeps it, drops its own work and copies the stored engine."""
+    cache = tmp_path / "cache"
+
+    def build_while_another_finishes(directory: Path) -> None:
+        other = cache / "k1"
+        other.mkdir(parents=True)
+        (other / "model.plan").write_bytes(b"the other replica's engine")
+        (other / DONE).write_text("k1\n")
+        (directory / "model.plan").write_bytes(b"ours")
+
+    assert not cached_version(cache, "k1", tmp_path / "pod" / "1", build_while_another_finishes)
+    assert (cache / "k1" / "model.plan").read_bytes() == b"the other replica's engine"
+    assert (tmp_path / "pod" / "1" / "model.plan").read_bytes() == b"the other replica's engine"
+    assert [p.name for p in cache.iterdir()] == ["k1"]  # no scratch folder left behind
+
+
 def test_the_repository_build_goes_through_the_cache(model: Path, tmp_path: Path) -> None:
     cache, options = tmp_path / "engines", ServingOptions(name="rare")
     write_repository(model, tmp_path / "a", "onnxruntime", options, engine_cache=cache)

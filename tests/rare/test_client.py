@@ -13,6 +13,7 @@ import pytest
 
 from rare.client import AsyncClient, Client, ClientError
 from rare.images import read_image
+from rare.wire import Item, Limits, batches_of, lexicon_fields
 from tests.conftest import REPO, val_crops
 from tests.service.conftest import Gateway, start_gateway, stop_gateway
 
@@ -107,3 +108,14 @@ def test_429_and_503_are_retried_as_told_and_4xx_is_final() -> None:
     with pytest.raises(ClientError, match="401 unauthorized") as failure:
         refused.limits()
     assert failure.value.status == 401
+
+
+def test_requests_leave_room_for_the_lexicon_every_one_carries() -> None:
+    limits = Limits(max_images=64, max_image_bytes=10_000, max_request_bytes=20_000)
+    items = [Item(i, f"{i}.png", b"x" * 3_000) for i in range(10)]
+    plain = batches_of(items, limits)
+    with_lexicon = batches_of(items, limits, lexicon_fields(["word"] * 1_500, None))  # 7.5 kB of candidates
+    assert [len(b) for b in plain] == [4, 4, 2]
+    assert [len(b) for b in with_lexicon] == [2, 2, 2, 2, 2]
+    for batch in with_lexicon:
+        assert sum(len(i.data) + 256 for i in batch) + 1_500 * 5 + 256 + 4096 <= limits.max_request_bytes

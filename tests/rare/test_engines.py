@@ -19,9 +19,9 @@ from rare.engines import (
     parse_plan,
     plan_by_batch,
 )
-from rare.onnx_runtime import OnnxRecognizer
 from rare.images import read_image
 from rare.modelspec import ModelSpec
+from rare.onnx_runtime import OnnxRecognizer
 from tests.conftest import FIXTURES, REPO, val_crops
 
 INPUTS = np.load(FIXTURES / "inputs.npy")  # [6, 3, 32, 100]
@@ -73,5 +73,6 @@ def test_a_plan_runs_each_batch_on_its_engine_and_reads_the_same() -> None:
     assert mixed.engine == "onnxruntime<2,openvino-fp32"
     for count in (1, 4):
         assert {"ids", "scores"} <= set(run(spec.preprocess(images[:count])))
-        assert [r.text for r in mixed.recognize(images[:count])] == [r.text for r in reference.recognize(images[:count])]
+        texts = [r.text for r in reference.recognize(images[:count])]
+        assert [r.text for r in mixed.recognize(images[:count])] == texts
     assert OnnxRecognizer(SHIPPED, 1, spec, ((1, "onnxruntime"),)).engine == "onnxruntime"

@@ -61,11 +61,14 @@ def test_resume_skips_what_is_done_and_unreadable_files_are_lines(tmp_path: Path
         listed.write_text("\n".join(str(p) for p in paths) + "\nnot_there.png\n")
         (tmp_path / "broken.png").write_bytes(b"not a png")
         out = tmp_path / "r.jsonl"
-        out.write_text("".join(json.dumps({"path": str(p), "text": "kept", "error": None}) + "\n" for p in paths[:5]))
+        done = "".join(json.dumps({"path": str(p), "text": "kept", "error": None}) + "\n" for p in paths[:5])
+        out.write_text(done + "[1, 2]\n" + '{"path": "' + str(paths[5]))  # another tool's line; a run killed mid-line
         run = recognize(gateway.url, out, str(listed), str(tmp_path / "broken.png"), "--resume")
         run.communicate(timeout=120)
         assert run.returncode == 1  # some images got error lines
-        records = lines(out)
+        text = out.read_text().splitlines()
+        assert text[5:7] == ["[1, 2]", '{"path": "' + str(paths[5])]  # left as they were, each on its own line
+        records = [json.loads(line) for line in text[:5] + text[7:]]
         assert [r["text"] for r in records[:5]] == ["kept"] * 5 and len(records) == 14
         errors = {Path(r["path"]).name: r["error"] for r in records if r["error"]}
         assert errors == {"not_there.png": "unreadable_file", "broken.png": "undecodable_image"}

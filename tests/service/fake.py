@@ -9,7 +9,6 @@ import numpy as np
 from rare.codec import LabelCodec
 from rare.modelspec import ModelSpec, our_io
 from service.backends.base import Answer, BackendStatus
-from service.errors import GatewayError
 
 
 def fake_spec() -> ModelSpec:
@@ -29,7 +28,7 @@ class FakeBackend:
     max_batch_size: int = 32
     parallelism: int = 1
     ready: bool = True
-    error: GatewayError | None = None
+    error: Exception | None = None  # a GatewayError, or any other exception as a defect would raise
     batches: list[int] = field(default_factory=list)  # the size of every batch inferred
 
     async def start(self) -> None:

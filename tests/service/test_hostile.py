@@ -121,6 +121,21 @@ def test_a_mebibyte_of_headers_is_refused_with_431(hostile: Gateway) -> None:
     assert_serves(hostile)
 
 
+def test_a_keep_alive_connections_next_request_is_held_to_the_same_limits(hostile: Gateway) -> None:
+    """After one answered request on the connection, oversized headers still get their 431 (not a silent close)."""
+    sock = socket.create_connection(("127.0.0.1", int(hostile.url.rsplit(":", 1)[1])))
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = sock.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200")
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        for _ in range(16):  # 1 MiB of headers, in chunks as a slow client sends them
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: " if _ == 0 else b"a" * 65536)
+    answer = closed_within(sock, 10)
+    sock.close()
+    assert answer is not None and answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "header_too_large"
+
+
 def test_unfinished_huge_parts_touch_no_disk(hostile: Gateway) -> None:
     """Eight parts of 30 MiB each, announced and begun: only the per-image limit of each is ever kept."""
     socks = []
@@ -149,7 +164,7 @@ def test_shutdown_answers_a_stalled_client_and_does_not_wait_for_it(calib_model_
         answer = closed_within(sock, 15)
         gateway.process.wait(timeout=15)
         assert time.monotonic() - start < 5
-        assert answer is not None and answer.startswith(b"HTTP/1.1 503")
+        assert answer is not None and answer.startswith(b"HTTP/1.1 503") and b"retry-after: " in answer
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "shutting_down"
     finally:
         stop_gateway(gateway)

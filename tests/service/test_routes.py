@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from rare.lexicon import LexiconError
 from service.app import create_app
 from service.errors import BackendFailed, BackendTimeout, BackendUnavailable, GatewayError, Overloaded
 from service.settings import Settings
@@ -58,6 +59,16 @@ def test_json_body_and_a_bad_crop_among_good_ones(client: TestClient) -> None:
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
         ({"json": {"images": []}}, 400, "no_images"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "malformed_body"),
+        (
+            {"content": b"--x", "headers": {"content-type": "multipart/form-data; boundary=" + "x" * 300}},
+            400,
+            "malformed_body",
+        ),
+        (
+            {"files": [("images", ("a.png", crop(9), "image/png"))], "data": {"lexicon": "w" * 65}},
+            400,
+            "invalid_lexicon",
+        ),
     ],
 )
 def test_request_problems_are_typed_4xx(client: TestClient, kwargs: dict, status: int, code: str) -> None:
@@ -180,3 +191,47 @@ def test_api_docs_load_only_the_gateways_own_files(client: TestClient) -> None:
             assert client.get(asset, headers={"X-API-Key": ""}).status_code == 200
     assert client.get("/openapi.json", headers={"X-API-Key": ""}).status_code == 200
     assert client.get("/docs/static/../v1/models", headers={"X-API-Key": ""}).status_code in (401, 404)
+
+
+def test_repeated_lexicon_fields_are_one_word_list(client: TestClient) -> None:
+    files = [("images", ("40.png", crop(40), "image/png"))]
+    body = client.post("/recognize", files=files, data={"lexicon": ["41", "40"]}).json()
+    assert body["results"][0]["lexicon_match"] == {"word": "40", "score": 1.0}
+
+
+def test_a_crop_over_the_pixel_budget_leaves_the_rest_of_it_to_the_others(backend: FakeBackend) -> None:
+    """The budget holds two 100-wide crops' pixels: the third is refused, the small fourth still fits."""
+    settings = Settings(max_request_pixels=2 * 100 * 32 + 20 * 32)
+    with TestClient(create_app(settings, backend)) as client:
+        files = [("images", (f"{i}.png", crop(w), "image/png")) for i, w in enumerate((100, 100, 100, 20))]
+        results = client.post("/recognize", files=files).json()["results"]
+    assert [r["text"] or r["error"]["code"] for r in results] == ["100", "100", "image_too_large", "20"]
+
+
+def test_an_unexpected_failure_is_a_typed_500_that_is_counted_and_the_gateway_serves_on(
+    client: TestClient, backend: FakeBackend
+) -> None:
+    backend.error = RuntimeError("a defect")
+    response = client.post("/recognize", files=[("images", ("a.png", crop(9), "image/png"))])
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
+    assert response.headers["x-request-id"] == response.json()["request_id"]
+    assert "a defect" not in response.text
+    assert 'rare_http_request_duration_seconds_count{method="POST",route="/recognize",status="500"}' in (
+        client.get("/metrics").text
+    )
+    backend.error = None
+    assert client.post("/recognize", files=[("images", ("a.png", crop(9), "image/png"))]).status_code == 200
+
+
+def test_a_json_lexicon_is_held_to_the_multipart_size(backend: FakeBackend) -> None:
+    with TestClient(create_app(Settings(max_request_bytes=8 * 1024 * 1024), backend)) as client:
+        images = [base64.b64encode(crop(9)).decode()]
+        response = client.post("/recognize", json={"images": images, "lexicon": ["longer-words"] * 100_000})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_body"
+    assert "the lexicon holds more than 1048576 characters" in response.json()["error"]["message"]
+
+
+def test_a_named_lexicon_no_request_could_use_stops_the_gateway_at_start(backend: FakeBackend, tmp_path) -> None:
+    (tmp_path / "long.txt").write_text("fine\n" + "w" * 65 + "\n")
+    with pytest.raises(LexiconError, match=r"RARE_LEXICONS\['long'\] .*a candidate word has 65 characters; at most 64"):
+        create_app(Settings(lexicons={"long": tmp_path / "long.txt"}), backend)
