@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 
 from benchmarks.common import FOLDERS, SHARED, base_parser, check_model_dir, markdown_table, shown, write_results
+from benchmarks.plots import save_bars
 from rare.images import read_batches
 from rare.labelfile import read_label_file
 from rare.lexicon import Lexicon
@@ -72,9 +73,14 @@ def main() -> None:
         f"Model: `{shown(args.model_dir)}`. Candidates: the true word plus distractors drawn (seed {SEED}) from the "
         f"other labels of real_train and real_val. Matching time (one thread, after the model): {timing}.",
         markdown_table(headers, table),
+        "![lexicon](lexicon.png)",
     ]
+    overall = _overall(result["rows"], columns)
+    bars = {("free" if c == "free" else f"{c} candidates"): 100 * sum(overall[c]) / len(overall[c]) for c in columns}
+    save_bars(args.out / "lexicon.png", "Word accuracy on real_val, free and with a lexicon", "word accuracy %", bars)
     data = {"rows": {f: {c: sum(v) / len(v) for c, v in row.items()} for f, row in result["rows"].items()}}
-    write_results(args.out, "lexicon", "Lexicon-constrained reading on real_val", sections, {**data, **result})
+    data["ms_per_crop"] = result["ms_per_crop"]  # rows: the share of crops read right, by folder and lexicon size
+    write_results(args.out, "lexicon", "Lexicon-constrained reading on real_val", sections, data)
 
 
 def _overall(rows: dict, columns: list[str]) -> dict[str, list[float]]:
