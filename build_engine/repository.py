@@ -126,7 +126,10 @@ def write_version_files(
     if target == "openvino":  # the IR Triton's OpenVINO backend loads; weights kept in FP32 (BF16 is a run setting)
         import openvino as ov
 
-        ov.save_model(ov.Core().read_model(str(onnx_path)), str(version_dir / "model.xml"), compress_to_fp16=False)
+        from rare.engines import openvino_core
+
+        model = openvino_core().read_model(str(onnx_path))
+        ov.save_model(model, str(version_dir / "model.xml"), compress_to_fp16=False)
         return
     shutil.copyfile(onnx_path, version_dir / "model.onnx")
     if target == "python":

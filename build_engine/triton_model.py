@@ -28,14 +28,19 @@ THREADS_PARAMETER = "intra_op_threads"
 ENGINE_PARAMETER = "engine"  # onnxruntime (default), openvino-fp32 or openvino-bf16
 
 
+_OPENVINO_CORE = []  # the process's one Core: a second one in the same process can crash it
+
+
 class OpenVinoSession:
     """The one call of ``ort.InferenceSession`` this model makes, on OpenVINO (one instance, one stream)."""
 
     def __init__(self, path: str, precision: str, threads: int) -> None:
         import openvino as ov
 
+        if not _OPENVINO_CORE:
+            _OPENVINO_CORE.append(ov.Core())
         config = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads}
-        compiled = ov.Core().compile_model(path, "CPU", config)
+        compiled = _OPENVINO_CORE[0].compile_model(path, "CPU", config)
         self.request = compiled.create_infer_request()
         self.ports = {name: port for port in compiled.outputs for name in port.get_names()}
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,12 +37,20 @@ class EngineError(RareError, ValueError):
 
 
 @cache
-def _openvino_capabilities() -> frozenset[str]:
+def openvino_core() -> Any:
+    """The process's one OpenVINO Core (None without OpenVINO): a second Core in the same process can crash it
+    (segmentation faults seen on repeated loads), so every compile and query goes through this one."""
     try:
         import openvino as ov
     except ImportError:
-        return frozenset()
-    return frozenset(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        return None
+    return ov.Core()
+
+
+@cache
+def _openvino_capabilities() -> frozenset[str]:
+    core = openvino_core()
+    return frozenset(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")) if core is not None else frozenset()
 
 
 def available(engine: str) -> bool:
@@ -62,11 +71,9 @@ def open_engine(path: Path, engine: str, threads: int, streams: int = 1) -> Run:
         raise EngineError(f"engine {engine!r} is not available here (OpenVINO missing, or no native BF16)")
     if engine == "onnxruntime":
         return _onnxruntime(path, threads)
-    import openvino as ov
-
     precision = engine.split("-")[1].replace("fp", "f")  # f32 or bf16
     config = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": threads * streams}
-    compiled = ov.Core().compile_model(str(path), "CPU", config)
+    compiled = openvino_core().compile_model(str(path), "CPU", config)
     ports = [(port, port.get_names()) for port in compiled.outputs]  # a port may carry several tensor names
     local = threading.local()  # an infer request is not thread-safe: one per calling thread
 
