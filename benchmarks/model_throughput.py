@@ -47,6 +47,7 @@ FP32 = "ort-fp32"
 OV_ENGINES = {"ov-fp32": "openvino-fp32", "ov-bf16": "openvino-bf16"}
 EMBEDDED = "ort-fp32 + preprocess + decode"
 SERVED = "served engine + preprocess + decode"  # the engine RARE_ENGINE=auto picks here
+PADDLE = "paddleocr-export"  # --extra name of PaddleOCR's own ONNX export of the same architecture (make bench)
 
 
 Factory = tuple[Callable[[], Runner], int]  # (build the runner, instances calling it at once)
@@ -164,6 +165,20 @@ def fp32_targets(rows: list[dict[str, Any]], flops: float, peak: float) -> list[
     return targets
 
 
+def paddle_target(rows: list[dict[str, Any]]) -> list[Target]:
+    """The shipped graph against PaddleOCR's own export of the same architecture, ONNX Runtime, batch 32, same run."""
+    rate = {r["engine"]: r["items_per_s"] for r in rows if r["batch"] == 32 and r["engine"] in (FP32, PADDLE)}
+    if len(rate) < 2:
+        return []
+    speed = rate[FP32] / rate[PADDLE]
+    measured = f"{speed:.2f}x ({rate[FP32]:,.0f} against {rate[PADDLE]:,.0f} crops/s)"
+    return [
+        Target(
+            "shipped graph vs PaddleOCR's own export (ONNX Runtime FP32)", ">= 1.0x at batch 32", measured, speed >= 1.0
+        )
+    ]
+
+
 def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> Path:
     name = NAME if args.device == "cpu" else f"{NAME}_{args.device}"
     sweep_rows = [r for r in rows if "+ preprocess" not in r["engine"]]
@@ -186,7 +201,9 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], n
         ],
     )
     path = args.model_dir / ModelSpec.load(args.model_dir).onnx_file
-    targets = fp32_targets(rows, model_flops(path), gemm_peak()) if args.device == "cpu" else []
+    targets = (
+        [*fp32_targets(rows, model_flops(path), gemm_peak()), *paddle_target(rows)] if args.device == "cpu" else []
+    )
     sections = [
         f"Model: `{shown(args.model_dir)}`; {args.seconds:g} s per point; latency is one call of the whole batch; "
         "crops/s counts every instance's calls. " + " ".join(notes),
