@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from tests.benchmarks.conftest import Bench
-from tests.conftest import REPO
+from tests.conftest import FIXTURES
 
 
 def test_every_engine_and_the_target_row(bench: Bench, calib_model_dir: Path) -> None:
@@ -20,7 +20,7 @@ def test_every_engine_and_the_target_row(bench: Bench, calib_model_dir: Path) ->
 
 
 def test_the_shipped_graph_is_timed_against_paddleocrs_own_export(bench: Bench, calib_model_dir: Path) -> None:
-    paddle = REPO.parent / "shared" / "fixtures" / "paddle_rare" / "rare_mv3_calib_paddle.onnx"
+    paddle = FIXTURES / "rare_mv3_calib_paddle.onnx"
     flags = f"--seconds 0.2 --threads 1 --batch-sizes 32 --variants ort-fp32 --extra paddleocr-export={paddle}"
     data = bench("model_throughput", calib_model_dir, flags)
     target = next(t for t in data["targets"] if "PaddleOCR" in t["name"])
