@@ -3,9 +3,10 @@
     python scripts/training_progress.py models/rare_mv3_en           # writes training_progress.png, prints the table
     python scripts/training_progress.py models/rare_mv3_en --add output/rare_mv3_en_s4 --stage 4
 
-``--add`` appends a run's evaluations (its ``eval_log.csv``, and ``train_log.csv`` for the wall time) as one more
-stage, counting samples and minutes on from the last row. One row per real_val evaluation: stage, step within the
-stage, samples seen in all (128 per step: 64 per process x 2), minutes of training in all, and word accuracy.
+``--add`` appends a run's evaluations (its ``eval_log.csv``, and ``train_log.csv`` for the training time, summed
+over the segments of a resumed run) as one more stage, counting samples and minutes on from the last row. One row per
+real_val evaluation: stage, step within the stage, samples seen in all (128 per step: 64 per process x 2), minutes of
+training in all, and word accuracy.
 """
 
 from __future__ import annotations
@@ -28,11 +29,24 @@ def read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _elapsed_by_step(train_log: list[dict[str, str]]) -> dict[int, float]:
+    """Seconds of training at each logged step; a resumed run restarts its clock, so later segments are offset."""
+    elapsed: dict[int, float] = {}
+    offset = last = 0.0
+    for r in train_log:
+        seconds = float(r["elapsed_s"])
+        if seconds < last:  # the clock restarted: this segment resumed from a checkpoint
+            offset = elapsed[max(elapsed)]
+        last = seconds
+        elapsed[int(r["step"])] = offset + seconds
+    return elapsed
+
+
 def add_run(rows: list[dict[str, str]], run: Path, stage: str) -> list[dict[str, str]]:
     """The run's evaluations as rows continuing ``rows`` (minutes from its train log's elapsed time)."""
     samples0 = int(rows[-1]["samples"]) if rows else 0
     minutes0 = float(rows[-1]["minutes"]) if rows else 0.0
-    elapsed = {int(r["step"]): float(r["elapsed_s"]) for r in read(run / "train_log.csv")}
+    elapsed = _elapsed_by_step(read(run / "train_log.csv"))
     by_step: dict[int, dict[str, str]] = {}
     for r in read(run / "eval_log.csv"):
         step = int(r["step"])

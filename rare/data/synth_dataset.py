@@ -30,6 +30,7 @@ class SynthDataset(torch.utils.data.Dataset):
         fonts: Sequence[Path] | Path | str | None = None,
         wordlist: Path | str | None = None,
         max_chars: int = 23,
+        large_fraction: float = 0.0,
     ) -> None:
         if num_samples < 0:
             raise SynthError(f"num_samples must be >= 0, got {num_samples}")
@@ -41,6 +42,7 @@ class SynthDataset(torch.utils.data.Dataset):
         self.fonts = [str(p) for p in resolve_fonts(fonts)]  # fail early, in the main process
         self.wordlist = str(wordlist_path) if wordlist_path else None
         self.max_chars = max_chars
+        self.large_fraction = large_fraction
         self._renderer: WordRenderer | None = None
 
     def __len__(self) -> int:
@@ -52,7 +54,7 @@ class SynthDataset(torch.utils.data.Dataset):
             if torch.utils.data.get_worker_info() is not None:
                 cv2.setNumThreads(1)
             wordlist = Path(self.wordlist) if self.wordlist else None
-            self._renderer = WordRenderer([Path(p) for p in self.fonts], wordlist, self.max_chars)
+            self._renderer = WordRenderer([Path(p) for p in self.fonts], wordlist, self.max_chars, self.large_fraction)
         return self._renderer
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, str]:

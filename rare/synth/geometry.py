@@ -64,6 +64,11 @@ def sample_height(rng: np.random.Generator) -> int:
     return int(round(24 + 56 * rng.beta(1.3, 2.6)))
 
 
+def sample_large_height(rng: np.random.Generator) -> int:
+    """Height of a large crop, 80..240 pixels (a close-up word that inference shrinks to the model's height)."""
+    return int(round(80 + 160 * rng.beta(1.2, 2.0)))
+
+
 def place(rng: np.random.Generator, box: Box, height: int, max_width: int = 1200) -> Placement:
     """Map the word's ink box into a crop ``height`` pixels tall (narrower than ``max_width``) with random margins."""
     x0, y0, x1, y1 = box

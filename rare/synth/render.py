@@ -17,13 +17,15 @@ import numpy as np
 from rare.synth.background import render_background
 from rare.synth.colors import BGR, Palette, sample_palette
 from rare.synth.effects import degrade
+from rare.synth.errors import SynthError
 from rare.synth.fonts import load_font, resolve_fonts
-from rare.synth.geometry import place, sample_height, warp_layer
+from rare.synth.geometry import place, sample_height, sample_large_height, warp_layer
 from rare.synth.layout import FILL, OUTLINE, SHADOW, TextMasks, make_text_masks
 from rare.synth.text import TextSampler, read_wordlist
 
 # Fonts are drawn at a few sizes only (the warp then rescales, mostly by 0.75-1.25), so the face cache stays small.
 FONT_SIZES = np.array([20, 28, 40, 56, 80])
+LARGE_FONT_SIZES = np.array([80, 112, 160, 224])  # for large crops only, so that their glyphs stay sharp
 
 
 class WordRenderer:
@@ -33,14 +35,24 @@ class WordRenderer:
         fonts: font files, or a list file / folder of them; default the checked-in ``rare/synth/fonts.txt``.
         wordlist: one word per line; default ``/usr/share/dict/words`` (Debian ``wamerican``).
         max_chars: longest label produced.
+        large_fraction: share of crops rendered large (80-240 px tall, sharp) instead of detector-sized (24-80 px),
+            so that training sees what shrinking a large crop to the model's height does (0 keeps the stream as it
+            was: no extra random draw).
     """
 
     def __init__(
-        self, fonts: Sequence[Path] | Path | str | None = None, wordlist: Path | None = None, max_chars: int = 23
+        self,
+        fonts: Sequence[Path] | Path | str | None = None,
+        wordlist: Path | None = None,
+        max_chars: int = 23,
+        large_fraction: float = 0.0,
     ) -> None:
+        if not 0.0 <= large_fraction <= 1.0:
+            raise SynthError(f"large_fraction must be in [0, 1], got {large_fraction}")
         self.fonts = [str(p) for p in resolve_fonts(fonts)]
         self.text = TextSampler(read_wordlist(wordlist), max_chars)
         self.max_chars = max_chars
+        self.large_fraction = large_fraction
 
     def preload_fonts(self) -> None:
         """Load every face at every drawing size now (otherwise each loads on first use, about 0.4 ms apiece)."""
@@ -53,12 +65,13 @@ class WordRenderer:
         return self.render(np.random.default_rng([seed, index]))
 
     def render(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        """One crop (uint8 BGR [H, W, 3], H about 24..80) and the exact string drawn in it."""
+        """One crop (uint8 BGR [H, W, 3], H about 24..80, or up to 240 when large) and the exact string drawn in it."""
         label = self.text.sample(rng)
         font = self.fonts[int(rng.integers(len(self.fonts)))]
         palette = sample_palette(rng)
-        height = sample_height(rng)
-        size = _font_size(rng, height, label)
+        large = self.large_fraction > 0 and rng.random() < self.large_fraction
+        height = sample_large_height(rng) if large else sample_height(rng)
+        size = _font_size(rng, height, label, LARGE_FONT_SIZES if large else FONT_SIZES)
         neighbour = self.text.sample(rng) if rng.random() < 0.15 else None
         text = make_text_masks(rng, label, font, size, neighbour)
         placement = place(rng, text.box, height)
@@ -68,7 +81,7 @@ class WordRenderer:
         return degrade(rng, image, text_px), label
 
 
-def _font_size(rng: np.random.Generator, crop_height: int, label: str) -> int:
+def _font_size(rng: np.random.Generator, crop_height: int, label: str, sizes: np.ndarray = FONT_SIZES) -> int:
     """The drawing size nearest to one whose ink lands near the crop height, so the warp barely rescales it.
 
     Ink height as a fraction of the font size: about 0.5 for x-height-only words ("one"), 0.72 with capitals,
@@ -77,7 +90,7 @@ def _font_size(rng: np.random.Generator, crop_height: int, label: str) -> int:
     tall = any(c.isupper() or c.isdigit() or c in "bdfhiklt()/!?'\"&#$%@" for c in label)
     ratio = (0.72 if tall else 0.5) + (0.22 if any(c in "gjpqy(),;" for c in label) else 0.0)
     wanted = crop_height * 0.85 / ratio * rng.uniform(0.85, 1.15)
-    return int(FONT_SIZES[int(np.argmin(np.abs(FONT_SIZES - wanted)))])
+    return int(sizes[int(np.argmin(np.abs(sizes - wanted)))])
 
 
 def _paint(image: np.ndarray, color: BGR | np.ndarray, coverage: np.ndarray, opacity: float = 1.0) -> None:

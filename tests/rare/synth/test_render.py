@@ -57,6 +57,20 @@ def test_output_dtype_shape_and_labels(renderer: WordRenderer) -> None:
     assert np.median(heights) >= 24
 
 
+def test_large_fraction_renders_sharp_large_crops() -> None:
+    large = WordRenderer(large_fraction=1.0)
+    heights = [large.sample(5, index)[0].shape[0] for index in range(40)]
+    assert np.median(heights) >= 80 and max(heights) <= 240
+    mixed = WordRenderer(large_fraction=0.5)
+    tall = sum(mixed.sample(5, index)[0].shape[0] > 80 for index in range(60))
+    assert 10 <= tall <= 50
+
+
+def test_large_fraction_out_of_range_is_refused() -> None:
+    with pytest.raises(SynthError, match="large_fraction"):
+        WordRenderer(large_fraction=1.5)
+
+
 def test_max_chars_is_respected() -> None:
     short = WordRenderer(max_chars=3)
     labels = [short.sample(0, index)[1] for index in range(100)]
