@@ -33,6 +33,7 @@ bench: setup-dev
 	  --extra int8-dynamic=$(QUANT)/int8-dynamic/model.onnx --extra int8-static=$(QUANT)/int8-static/model.onnx \
 	  --extra int8-static-conv=$(QUANT)/int8-static-conv/model.onnx \
 	  --extra paddleocr-export=../shared/fixtures/paddle_rare/rare_mv3_calib_paddle.onnx
+	$(BENCH).openvino_int8 --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)
 	$(BENCH).ort_profile --model-dir $(BENCH_MODEL) $(BENCH_ARGS)
 	$(BENCH).peak --model-dir $(BENCH_MODEL) $(BENCH_ARGS)
 	$(BENCH).triton_perf --model-dir $(BENCH_MODEL) --seconds 3 $(BENCH_ARGS)

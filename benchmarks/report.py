@@ -18,6 +18,7 @@ ORDER = (
     "ort_profile",
     "peak",
     "quantize",
+    "openvino_int8",
     "triton_perf",
     "gateway_load_onnxruntime",
     "gateway_load_triton",
