@@ -41,8 +41,18 @@ def test_every_engine_here_reads_real_crops_as_onnx_runtime_does(engine: str) ->
     for output in outputs:
         assert set(reference) <= set(output)  # ids and scores too, under their graph names
         assert [r.text for r in codec.decode_ids(output["ids"], output["scores"])] == texts
-        if not engine.endswith("bf16"):  # bfloat16 keeps 8 bits of mantissa: after the end token, steps may differ
-            assert np.abs(output["probs"] - reference["probs"]).max() < 1e-4
+        if not engine.endswith("bf16"):  # bfloat16 keeps 8 bits of mantissa: its probabilities differ more
+            assert _answer_steps_diff(output["probs"], reference["probs"], reference["ids"], codec.eos) < 1e-4
+
+
+def _answer_steps_diff(probs: np.ndarray, reference: np.ndarray, ids: np.ndarray, eos: int) -> float:
+    """Largest probability difference over the steps that make each answer (up to its end token): after it the
+    decoder runs on, and tiny float differences compound over the remaining steps without changing any answer."""
+    worst = 0.0
+    for row, row_ids in enumerate(ids):
+        steps = int(np.argmax(row_ids == eos)) + 1 if (row_ids == eos).any() else len(row_ids)
+        worst = max(worst, float(np.abs(probs[row, :steps] - reference[row, :steps]).max()))
+    return worst
 
 
 def test_unknown_engines_are_named_and_the_fastest_is_measured(calib_model_dir: Path) -> None:
