@@ -145,13 +145,14 @@ def bound(rate: float, flops: float, peak: float, cores: int) -> str:
     )
 
 
-def fp32_targets(rows: list[dict[str, Any]], flops: float, peak: float) -> list[Target]:
-    """The FP32 and reduced-precision targets at batch 32: model only, and with preprocessing + decoding."""
+def fp32_targets(rows: list[dict[str, Any]], flops: float, peak: float, bf16_drop: str) -> list[Target]:
+    """The FP32 and reduced-precision targets at batch 32: model only, and with preprocessing + decoding;
+    ``bf16_drop``: what BF16 loses on real_val, as the engine gate recorded it."""
     targets, cores = [], usable_cores()
     for engines, name, goal in (
         ((FP32, "ov-fp32"), "embedded CPU path FP32 (model only, best FP32 engine)", FP32_TARGET),
         ((EMBEDDED,), "embedded CPU path FP32 (with preprocess + decode)", FP32_TARGET),
-        (("ov-bf16",), "reduced precision BF16 (model only; loses 0.00 point on real_val)", REDUCED_TARGET),
+        (("ov-bf16",), f"reduced precision BF16 (model only; {bf16_drop})", REDUCED_TARGET),
         ((SERVED,), "the served engine (with preprocess + decode)", REDUCED_TARGET),
     ):
         rates = [r["items_per_s"] for r in rows if r["engine"].split(" (")[0] in engines and r["batch"] == 32]
@@ -165,21 +166,47 @@ def fp32_targets(rows: list[dict[str, Any]], flops: float, peak: float) -> list[
     return targets
 
 
-def paddle_target(rows: list[dict[str, Any]]) -> list[Target]:
-    """The shipped graph against PaddleOCR's own export of the same architecture, ONNX Runtime, batch 32, same run."""
-    rate = {r["engine"]: r["items_per_s"] for r in rows if r["batch"] == 32 and r["engine"] in (FP32, PADDLE)}
-    if len(rate) < 2:
+def paired_rates(factories: dict[str, Factory], data: np.ndarray, seconds: float, rounds: int) -> dict[str, list]:
+    """``ort-fp32`` and PaddleOCR's export at batch 32 in the same layout, alternated round by round, so that a slow
+    spell of a shared machine hits both alike (the sweep times one engine after the other): crops/s of each round."""
+    if FP32 not in factories or PADDLE not in factories:
+        return {}
+    batch = np.ascontiguousarray(data[:32])
+    runs = {name: (factories[name][0](), factories[name][1]) for name in (FP32, PADDLE)}
+    rates: dict[str, list] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (run, instances) in runs.items():
+            latencies, wall = time_parallel(lambda r=run: r(batch), instances, seconds)
+            rates[name].append(latency_stats(latencies, len(batch), wall)["items_per_s"])
+    return rates
+
+
+def paddle_target(paired: dict[str, list]) -> list[Target]:
+    """The shipped graph against PaddleOCR's own export of the same architecture, ONNX Runtime, batch 32, same run:
+    the medians of the alternated rounds."""
+    if not paired:
         return []
+    rate = {name: float(np.median(values)) for name, values in paired.items()}
     speed = rate[FP32] / rate[PADDLE]
-    measured = f"{speed:.2f}x ({rate[FP32]:,.0f} against {rate[PADDLE]:,.0f} crops/s)"
-    return [
-        Target(
-            "shipped graph vs PaddleOCR's own export (ONNX Runtime FP32)", ">= 1.0x at batch 32", measured, speed >= 1.0
-        )
-    ]
+    measured = (
+        f"{speed:.2f}x ({rate[FP32]:,.0f} against {rate[PADDLE]:,.0f} crops/s, medians of "
+        f"{len(paired[FP32])} alternated rounds)"
+    )
+    ours, theirs = (f"{min(paired[n]):,.0f}-{max(paired[n]):,.0f}" for n in (FP32, PADDLE))
+    overlap = min(paired[FP32]) <= max(paired[PADDLE]) and min(paired[PADDLE]) <= max(paired[FP32])
+    why = (
+        ""
+        if speed >= 1.0
+        else f"rounds: ours {ours}, PaddleOCR's {theirs} crops/s"
+        + (": the same speed within the machine's round-to-round spread" if overlap else "")
+    )
+    name = "shipped graph vs PaddleOCR's own export (ONNX Runtime FP32)"
+    return [Target(name, ">= 1.0x at batch 32", measured, speed >= 1.0, why)]
 
 
-def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> Path:
+def write_report(
+    args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str], paired: dict[str, list]
+) -> Path:
     name = NAME if args.device == "cpu" else f"{NAME}_{args.device}"
     sweep_rows = [r for r in rows if "+ preprocess" not in r["engine"]]
     panels = [
@@ -200,10 +227,11 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], n
             for r in rows
         ],
     )
-    path = args.model_dir / ModelSpec.load(args.model_dir).onnx_file
-    targets = (
-        [*fp32_targets(rows, model_flops(path), gemm_peak()), *paddle_target(rows)] if args.device == "cpu" else []
-    )
+    spec = ModelSpec.load(args.model_dir)
+    gate = spec.engines.get("openvino-bf16")
+    drop = f"loses {gate['drop_points']:.2f} point on {gate['validated_on']}" if gate else "not gated for this model"
+    flops, peak = model_flops(args.model_dir / spec.onnx_file), gemm_peak()
+    targets = [*fp32_targets(rows, flops, peak, drop), *paddle_target(paired)] if args.device == "cpu" else []
     sections = [
         f"Model: `{shown(args.model_dir)}`; {args.seconds:g} s per point; latency is one call of the whole batch; "
         "crops/s counts every instance's calls. " + " ".join(notes),
@@ -215,6 +243,7 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], n
         "machine": facts,
         "device": args.device,
         "rows": rows,
+        "paired_batch32": paired,
         "targets": [t.__dict__ for t in targets],
         "notes": notes,
     }
@@ -229,6 +258,9 @@ def main() -> None:
     )
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH", help="another ONNX file to time")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="PyTorch device (cuda: FP16 autocast)")
+    parser.add_argument(
+        "--paired-rounds", type=int, default=5, help=f"alternated rounds of {FP32} and --extra {PADDLE} at batch 32"
+    )
     args = parser.parse_args()
     check_model_dir(args.model_dir)
     if args.device == "cuda" and gpu_name() == "none found":
@@ -240,12 +272,13 @@ def main() -> None:
     data = ModelSpec.load(args.model_dir).preprocess(crops)
     factories, notes = runner_factories(args)
     rows = sweep(factories, data, args.batch_sizes, args.seconds)
+    paired = paired_rates(factories, data, args.seconds, args.paired_rounds) if args.device == "cpu" else {}
     if args.device == "cpu":
         rows += embedded_points(args, crops)
         print(", ".join(f"{r['engine']}: {r['items_per_s']:.1f} crops/s" for r in rows[-2:]))
     else:
         notes.append(f"GPU: {gpu_name()}.")
-    print(f"wrote {write_report(args, facts, rows, notes)}")
+    print(f"wrote {write_report(args, facts, rows, notes, paired)}")
 
 
 def gpu_name() -> str:
