@@ -204,6 +204,15 @@ def paddle_target(paired: dict[str, list]) -> list[Target]:
     return [Target(name, ">= 1.0x at batch 32", measured, speed >= 1.0, why)]
 
 
+def cpu_targets(model_dir: Path, rows: list[dict[str, Any]], paired: dict[str, list]) -> list[Target]:
+    """Every CPU target: FP32 and BF16 rates against the GEMM peak, and the graph against PaddleOCR's export."""
+    spec = ModelSpec.load(model_dir)
+    gate = spec.engines.get("openvino-bf16")
+    drop = f"loses {gate['drop_points']:.2f} point on {gate['validated_on']}" if gate else "not gated for this model"
+    flops, peak = model_flops(model_dir / spec.onnx_file), gemm_peak()
+    return [*fp32_targets(rows, flops, peak, drop), *paddle_target(paired)]
+
+
 def write_report(
     args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str], paired: dict[str, list]
 ) -> Path:
@@ -227,11 +236,7 @@ def write_report(
             for r in rows
         ],
     )
-    spec = ModelSpec.load(args.model_dir)
-    gate = spec.engines.get("openvino-bf16")
-    drop = f"loses {gate['drop_points']:.2f} point on {gate['validated_on']}" if gate else "not gated for this model"
-    flops, peak = model_flops(args.model_dir / spec.onnx_file), gemm_peak()
-    targets = [*fp32_targets(rows, flops, peak, drop), *paddle_target(paired)] if args.device == "cpu" else []
+    targets = cpu_targets(args.model_dir, rows, paired) if args.device == "cpu" else []
     sections = [
         f"Model: `{shown(args.model_dir)}`; {args.seconds:g} s per point; latency is one call of the whole batch; "
         "crops/s counts every instance's calls. " + " ".join(notes),
