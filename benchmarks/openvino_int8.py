@@ -39,13 +39,12 @@ from benchmarks.common import (
     write_results,
 )
 from benchmarks.plots import save_scatter
+from benchmarks.quantize import reduced_precision_target
 from rare.codec import ids_and_scores
 from rare.engines import available, open_engine
 from rare.modelspec import ModelSpec
 
 NAME = "openvino_int8"
-SPEED_TARGET = 2000.0  # crops/s at batch 32 (the reduced-precision performance target)
-MAX_DROP = 0.5  # word-accuracy points below FP32
 KEEP_FP32 = {"ov-int8-conv": [".*/transform/.*"], "ov-int8-all": []}  # node-name patterns NNCF leaves in float
 
 
@@ -107,25 +106,18 @@ def variants(args: Any, spec: ModelSpec) -> list[tuple[str, Path, str]]:
 def int8_targets(rows: list[dict[str, Any]]) -> list[Target]:
     fp32 = rows[0]
     best = max(rows, key=lambda r: r["items_per_s"] if not r["variant"].startswith("ov-int8") else 0.0)
-    goal = f">= {SPEED_TARGET:,.0f} crops/s at batch 32, <= {MAX_DROP} pt word accuracy lost"
-    targets = []
-    for row in rows:
-        if not row["variant"].startswith("ov-int8"):
-            continue
-        change = row["accuracy"] - fp32["accuracy"] + 0.0  # + 0.0 turns -0.0 into 0.0
-        met = row["items_per_s"] >= SPEED_TARGET and -change <= MAX_DROP
-        measured = f"{row['items_per_s']:,.0f} crops/s, accuracy {change:+.2f} pt vs FP32"
-        why = (
-            ""
-            if met
-            else (
-                f"{row['items_per_s'] / best['items_per_s']:.2f}x {best['variant']}'s speed in the same run: the INT8 "
-                "kernels gain on the 1x1 convolutions but pay a quantize/dequantize at every float boundary "
-                "(depthwise, SE, TPS, LSTM and decoder stay float)"
-            )
+    return [
+        reduced_precision_target(
+            f"OpenVINO INT8 {row['variant']}",
+            row,
+            fp32,
+            f"{row['items_per_s'] / best['items_per_s']:.2f}x {best['variant']}'s speed in the same run: the INT8 "
+            "kernels gain on the 1x1 convolutions but pay a quantize/dequantize at every float boundary "
+            "(depthwise, SE, TPS, LSTM and decoder stay float)",
         )
-        targets.append(Target(f"OpenVINO INT8 {row['variant']}", goal, measured, met, why))
-    return targets
+        for row in rows
+        if row["variant"].startswith("ov-int8")
+    ]
 
 
 def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], count: int) -> None:

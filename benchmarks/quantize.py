@@ -119,17 +119,22 @@ def quantized_bound(row: dict[str, Any], fp32: dict[str, Any]) -> str:
     )
 
 
+def reduced_precision_target(name: str, row: dict[str, Any], fp32: dict[str, Any], bound: str) -> Target:
+    """A reduced-precision variant against the speed target and the accuracy it may lose against ``fp32``;
+    ``bound``: what stops it, stated when it misses."""
+    goal = f">= {SPEED_TARGET:,.0f} crops/s at batch 32, <= {MAX_DROP} pt word accuracy lost"
+    change = row["accuracy"] - fp32["accuracy"] + 0.0  # + 0.0 turns -0.0 into 0.0
+    met = row["items_per_s"] >= SPEED_TARGET and -change <= MAX_DROP
+    measured = f"{row['items_per_s']:,.0f} crops/s, accuracy {change:+.2f} pt vs FP32"
+    return Target(name, goal, measured, met, "" if met else bound)
+
+
 def quantized_targets(rows: list[dict[str, Any]]) -> list[Target]:
     fp32 = rows[0]
-    goal = f">= {SPEED_TARGET:,.0f} crops/s at batch 32, <= {MAX_DROP} pt word accuracy lost"
-    targets = []
-    for row in rows[1:]:
-        change = row["accuracy"] - fp32["accuracy"] + 0.0  # + 0.0 turns -0.0 into 0.0
-        met = row["items_per_s"] >= SPEED_TARGET and -change <= MAX_DROP
-        measured = f"{row['items_per_s']:,.0f} crops/s, accuracy {change:+.2f} pt vs FP32"
-        why = "" if met else quantized_bound(row, fp32)
-        targets.append(Target(f"quantized variant {row['variant']}", goal, measured, met, why))
-    return targets
+    return [
+        reduced_precision_target(f"quantized variant {r['variant']}", r, fp32, quantized_bound(r, fp32))
+        for r in rows[1:]
+    ]
 
 
 def plot(out: Path, rows: list[dict[str, Any]]) -> Path:
