@@ -52,6 +52,16 @@ def already_done(out: Path) -> set[str]:
     return done
 
 
+def _end_cut_line(out: Path) -> None:
+    """After a run killed mid-line, end that line, so that the next record starts a line of its own."""
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    with out.open("rb+") as handle:
+        handle.seek(-1, 2)  # the last byte only: the output may hold millions of lines
+        if handle.read(1) != b"\n":
+            handle.write(b"\n")
+
+
 def record(path: Path, result: Result) -> str:
     line = {
         "path": str(path),
@@ -98,10 +108,8 @@ def run_recognize(
     if resume:
         skip = already_done(out)
         todo = [p for p in todo if str(p) not in skip]
+        _end_cut_line(out)
     errors = 0
-    if resume and out.is_file() and out.stat().st_size and not out.read_bytes().endswith(b"\n"):
-        with out.open("a", encoding="utf-8") as cut:  # a run killed mid-line: the next record starts a line of its own
-            cut.write("\n")
     with Client(url, api_key, concurrency) as client, out.open("a" if resume else "w", encoding="utf-8") as sink:
         window = client.limits().max_images * max(1, concurrency) * 2  # enough requests to keep every slot busy
         progress = Progress(len(todo))
