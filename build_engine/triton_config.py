@@ -14,6 +14,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from build_engine.errors import BuildError
+from rare.engines import precision_hint
 from rare.modelspec import ModelSpec, TensorSpec, normalize_dtype
 
 TARGETS = ("python", "onnxruntime", "tensorrt", "openvino")
@@ -142,9 +143,8 @@ def model_config(spec: ModelSpec, target: str, options: ServingOptions) -> mc.Mo
         config.parameters[ENGINE_PARAMETER].string_value = options.engine
     elif target == "openvino":  # Triton's OpenVINO backend on the IR model.xml/model.bin; parameters are OV properties
         config.backend = "openvino"
-        precision = "bf16" if options.engine == "openvino-bf16" else "f32"
         for key, value in (
-            ("INFERENCE_PRECISION_HINT", precision),
+            ("INFERENCE_PRECISION_HINT", precision_hint(options.engine)),
             ("INFERENCE_NUM_THREADS", str(options.threads)),
             ("NUM_STREAMS", "1"),
             ("PERFORMANCE_HINT", "LATENCY"),

@@ -71,8 +71,11 @@ def open_engine(path: Path, engine: str, threads: int, streams: int = 1) -> Run:
         raise EngineError(f"engine {engine!r} is not available here (OpenVINO missing, or no native BF16)")
     if engine == "onnxruntime":
         return _onnxruntime(path, threads)
-    precision = engine.split("-")[1].replace("fp", "f")  # f32 or bf16
-    config = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": threads * streams}
+    config = {
+        "INFERENCE_PRECISION_HINT": precision_hint(engine),
+        "NUM_STREAMS": streams,
+        "INFERENCE_NUM_THREADS": threads * streams,
+    }
     compiled = openvino_core().compile_model(str(path), "CPU", config)
     ports = [(port, port.get_names()) for port in compiled.outputs]  # a port may carry several tensor names
     local = threading.local()  # an infer request is not thread-safe: one per calling thread
@@ -85,6 +88,11 @@ def open_engine(path: Path, engine: str, threads: int, streams: int = 1) -> Run:
         return {name: np.array(outputs[port]) for port, names in ports for name in names}
 
     return run
+
+
+def precision_hint(engine: str) -> str:
+    """OpenVINO's ``INFERENCE_PRECISION_HINT`` for ``engine``: bf16 for openvino-bf16, f32 otherwise."""
+    return "bf16" if engine == "openvino-bf16" else "f32"
 
 
 def _onnxruntime(path: Path, threads: int) -> Run:
