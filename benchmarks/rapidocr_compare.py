@@ -126,7 +126,8 @@ def summary(rows: list[dict[str, Any]]) -> list[tuple[object, ...]]:
 
 def frontier(args: Any, rows: list[dict[str, Any]]) -> Path:
     """Word accuracy against crops/s per core (each engine at its best batch): one picture of the trade."""
-    cores = layout(args)[0] * layout(args)[1]
+    instances, threads = layout(args)
+    cores = instances * threads
     points = {}
     for engine in dict.fromkeys(r["engine"] for r in rows):
         best = max((r for r in rows if r["engine"] == engine), key=lambda r: r["items_per_s"])
