@@ -4,7 +4,9 @@
 * ``int8-dynamic-all``: the same for every op it supports (Conv becomes ConvInteger);
 * ``int8-static``: ``quantize_static``, QDQ, per-channel INT8 weights, UINT8 activations calibrated (MinMax) on
   real_train crops (never real_val), every op it supports;
-* ``int8-static-conv``: the same for Conv only (the backbone and TPS localization net: most of the CPU time).
+* ``int8-static-conv``: the same for Conv only (the backbone and TPS localization net: most of the CPU time);
+* ``int8-static-keepK``: ``int8-static`` with the K layers least tolerant of INT8 kept in FP32, found by a per-layer
+  sweep (build_engine.sensitivity: each layer quantized alone, its output compared with FP32 on calibration crops).
 
 Both keep build_engine.fp16's FP32 list in FP32 (the TPS grid generator, GridSample, Softmax, ArgMax/ReduceMax).
 Each variant is a model directory (model.onnx + rare.json) under ``--work``, usable by the gateway and the other
@@ -16,6 +18,7 @@ benchmarks: ``RARE_MODEL_DIR=.cache/bench/quant/int8-static python -m service``.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,8 @@ from benchmarks.common import (
 from benchmarks.plots import save_scatter
 from benchmarks.runners import onnx_runner
 from build_engine.fp16 import fp32_node_names
-from build_engine.quantize import CalibrationBatches, calibration_batches, make_dynamic, make_static
+from build_engine.quantize import CalibrationBatches, calibration_batches, make_dynamic
+from build_engine.sensitivity import LayerSensitivity, keep_least_tolerant, prepare, static_int8, sweep
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer
 
@@ -68,13 +72,17 @@ def variant_dir(work: Path, name: str, model_dir: Path) -> Path:
     return target
 
 
-def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
-    """Model directories by name: ``fp32`` (the model itself) and each variant of ``--variants``."""
+def build_variants(args: Any, facts: dict[str, Any], work: Path) -> tuple[dict[str, Path], list[LayerSensitivity]]:
+    """Model directories by name: ``fp32`` (the model itself), each variant of ``--variants``, and
+    ``int8-static-keepK`` for each K of ``--keep-layers``: static with the K least tolerant layers of the per-layer
+    sweep (returned, least tolerant first) kept in FP32. One calibration serves them all (``work``: its cache)."""
     spec = ModelSpec.load(args.model_dir)
     source = args.model_dir / spec.onnx_file
     keep_fp32 = fp32_node_names(onnx.load(str(source)))
     reduce_range = not (facts["isa"]["avx512_vnni"] or facts["isa"]["avx_vnni"])
     batches = calibration_batches(SHARED / "data" / "real_train", args.calib_crops, spec)
+    prepared, cache = prepare(source, work / "prepared.onnx"), work / "ranges.json"
+    static_int8(prepared, work / "calibrated.onnx", CalibrationBatches(batches, spec.input.name), cache, keep_fp32)
     dirs = {"fp32": args.model_dir}
     for name in args.variants.split(","):
         if name not in VARIANTS:
@@ -82,10 +90,18 @@ def build_variants(args: Any, facts: dict[str, Any]) -> dict[str, Path]:
         static, ops = VARIANTS[name]
         dirs[name] = variant_dir(args.work, name, args.model_dir)
         if static:
-            make_static(source, dirs[name], ops, keep_fp32, CalibrationBatches(batches, spec.input.name), reduce_range)
+            static_int8(prepared, dirs[name] / "model.onnx", None, cache, keep_fp32, ops=ops, reduce_range=reduce_range)
         else:
             make_dynamic(source, dirs[name], ops, keep_fp32)
-    return dirs
+    counts = [int(k) for k in args.keep_layers.split(",") if k]
+    if not counts:
+        return dirs, []
+    ranked = sweep(prepared, work, batches, spec.input.name, keep_fp32, cache)
+    for count in counts:
+        dirs[f"int8-static-keep{count}"] = target = variant_dir(args.work, f"int8-static-keep{count}", args.model_dir)
+        kept = keep_least_tolerant(ranked, count, onnx.load(str(prepared)), keep_fp32)
+        static_int8(prepared, target / "model.onnx", None, cache, kept, reduce_range=reduce_range)
+    return dirs, ranked
 
 
 def read_all(model_dir: Path, val: list[Crop], threads: int) -> list[str]:
@@ -142,7 +158,23 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path:
     return save_scatter(out / f"{NAME}.png", "Speed vs accuracy", "crops/s at batch 32", "word accuracy %", points)
 
 
-def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], count: int) -> None:
+def sweep_section(ranked: list[LayerSensitivity], shown_layers: int = 12) -> str:
+    """The per-layer sweep's least tolerant layers, as a markdown section."""
+    table = markdown_table(
+        ["rank", "layer (only it quantized)", "nodes", "output SQNR dB", "crops whose output changes %"],
+        [(i + 1, f"`{r.layer}`", r.nodes, r.sqnr_db, 100 * r.changed) for i, r in enumerate(ranked[:shown_layers])],
+    )
+    return (
+        f"## Per-layer sweep\n\nEach of {len(ranked)} layers quantized alone (static QDQ, everything else FP32), its "
+        "model output compared with FP32 on the calibration crops; lower SQNR is less tolerant. "
+        "`int8-static-keepK` keeps the first K of this ranking in FP32 "
+        "(`python -m build_engine quantize --method static --keep-fp32-layers K`).\n\n" + table
+    )
+
+
+def write_report(
+    args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], count: int, ranked: list[LayerSensitivity]
+) -> None:
     reference = rows[0]["texts"]
     table = markdown_table(
         ["variant", "crops/s (batch 32)", "p50 ms", "word accuracy %", "vs FP32 (pt)", "same text as FP32 %", "MiB"],
@@ -169,6 +201,7 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
         "ONNX Runtime's CPU provider has no BF16 kernels for Conv/LSTM.",
         "## Targets\n\n" + targets_table(targets),
         "## Variants\n\n" + table,
+        *([sweep_section(ranked)] if ranked else []),
         f"![quantize]({plot(args.out, rows).name})",
     ]
     data_rows = [{k: v for k, v in r.items() if k != "texts"} for r in rows]
@@ -177,7 +210,12 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
         NAME,
         "INT8 quantization: speed and accuracy",
         sections,
-        {"machine": facts, "rows": data_rows, "targets": [t.__dict__ for t in targets]},
+        {
+            "machine": facts,
+            "rows": data_rows,
+            "targets": [t.__dict__ for t in targets],
+            "layers": [r.__dict__ for r in ranked],
+        },
     )
 
 
@@ -186,14 +224,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=WORK_DIR / "quant", help="where the variant directories go")
     parser.add_argument("--calib-crops", type=int, default=256, help="real_train crops for static calibration")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--keep-layers", default="1,2,4,8", help="comma list of K: static with the K least tolerant layers in FP32"
+    )
     parser.add_argument("--val-crops", type=int, default=0, help="real_val crops to score (0: all)")
     args = parser.parse_args()
     check_model_dir(args.model_dir)
     facts = cpu_facts()
-    dirs = build_variants(args, facts)
+    with tempfile.TemporaryDirectory(prefix="rare-quant-") as tmp:
+        dirs, ranked = build_variants(args, facts, Path(tmp))
     val = load_crops(args.val_crops or len(labelled_paths("real_val")))
     rows = [measure(name, path, val, args) for name, path in dirs.items()]
-    write_report(args, facts, rows, len(val))
+    write_report(args, facts, rows, len(val), ranked)
     print(f"wrote {args.out / (NAME + '.md')}; variants in {args.work}")
 
 

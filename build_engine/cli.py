@@ -118,6 +118,14 @@ def build_quantize_parser() -> argparse.ArgumentParser:
         "--calib-dir", type=Path, default=Path("../shared/data/real_train"), help="gt.txt folders (static)"
     )
     parser.add_argument("--calib-crops", type=int, default=256, help="calibration crops, spread over --calib-dir")
+    parser.add_argument(
+        "--keep-fp32-layers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="static: keep the K layers least tolerant of INT8 in FP32, found by a per-layer sweep on the "
+        "calibration crops (0: no sweep)",
+    )
     parser.add_argument("--val-dir", type=Path, default=Path("../shared/data/real_val"))
     parser.add_argument("--max-drop", type=float, default=0.5, help="word accuracy points INT8 may lose")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
@@ -204,6 +212,7 @@ def run_quantize(args: argparse.Namespace) -> int:
         args.threads,
         args.max_drop,
         args.method,
+        args.keep_fp32_layers,
     )
     sys.stdout.write(report.render() + "\n")
     sys.stdout.write(f"wrote {args.out}\n" if report.passed else f"nothing written to {args.out}\n")

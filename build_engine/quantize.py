@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
+from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_dynamic
 
 from build_engine.errors import BuildError
 from build_engine.fp16 import fp32_node_names
+from build_engine.sensitivity import LayerSensitivity, keep_least_tolerant, prepare, static_int8, sweep
 from rare.errors import RareError
 from rare.gates.int8 import MAX_DROP_POINTS, compare_int8
 from rare.gates.report import GateReport, label_files
@@ -49,26 +49,27 @@ def make_static(
     target: Path,
     ops: list[str] | None,
     keep_fp32: list[str],
-    calibration: CalibrationDataReader,
+    batches: list[np.ndarray],
+    input_name: str,
     reduce_range: bool = False,
-) -> None:
-    """``target/model.onnx``: shape-infer and optimize first (ONNX Runtime's recommended pre-processing), then
-    QDQ-quantize ``ops`` (None: every op the quantizer supports), leaving ``keep_fp32`` nodes alone."""
-    prepared = target / "prepared.onnx"
-    quant_pre_process(source, prepared, skip_symbolic_shape=True)
-    quantize_static(
-        prepared,
-        target / "model.onnx",
-        calibration,
-        quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=ops,
-        per_channel=True,
-        reduce_range=reduce_range,  # 7-bit weights: avoids VPMADDUBSW saturation on CPUs without VNNI
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=keep_fp32,
-    )
-    prepared.unlink()
+    keep_layers: int = 0,
+) -> list[LayerSensitivity]:
+    """``target/model.onnx``: QDQ-quantize ``ops`` (None: every op the quantizer supports), calibrated on
+    ``batches``, leaving ``keep_fp32`` nodes alone, and also the ``keep_layers`` least tolerant layers found by the
+    per-layer sweep (build_engine.sensitivity; run only if ``keep_layers`` > 0). Returns the sweep, least tolerant
+    first ([] without one)."""
+    with tempfile.TemporaryDirectory(prefix="rare-quant-") as tmp:
+        work = Path(tmp)
+        prepared = prepare(source, work / "prepared.onnx")
+        cache = work / "ranges.json"
+        ranked: list[LayerSensitivity] = []
+        if keep_layers > 0:
+            static_int8(prepared, work / "calibrated.onnx", CalibrationBatches(batches, input_name), cache, keep_fp32)
+            ranked = sweep(prepared, work, batches, input_name, keep_fp32, cache)
+            keep_fp32 = keep_least_tolerant(ranked, keep_layers, onnx.load(str(prepared)), keep_fp32)
+        reader = None if cache.exists() else CalibrationBatches(batches, input_name)
+        static_int8(prepared, target / "model.onnx", reader, cache, keep_fp32, ops=ops, reduce_range=reduce_range)
+    return ranked
 
 
 def make_dynamic(source: Path, target: Path, ops: list[str] | None, keep_fp32: list[str]) -> None:
@@ -105,10 +106,13 @@ def quantize(
     threads: int = 1,
     max_drop: float = MAX_DROP_POINTS,
     method: str = "dynamic",
+    keep_layers: int = 0,
 ) -> GateReport:
     """Write ``out_dir`` (model.onnx + rare.json) if INT8 keeps the accuracy; ``out_dir`` is untouched otherwise."""
     if method not in METHODS:
         raise BuildError(f"--method {method!r}: choose from {', '.join(METHODS)}")
+    if keep_layers < 0 or (keep_layers and method != "static"):
+        raise BuildError(f"--keep-fp32-layers {keep_layers}: a count >= 0, and only with --method static")
     spec = ModelSpec.load(model_dir)
     out, src = out_dir.resolve(), model_dir.resolve()
     if out == src or out in src.parents or src in out.parents:
@@ -117,7 +121,7 @@ def quantize(
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
         staging = Path(tmp) / "model"
         staging.mkdir()
-        how = quantize_into(staging, model_dir / spec.onnx_file, spec, method, calib_dir, calib_crops)
+        how = quantize_into(staging, model_dir / spec.onnx_file, spec, method, (calib_dir, calib_crops), keep_layers)
         int8 = dataclasses.replace(spec, model_version=f"{spec.model_version}-int8", onnx_file="model.onnx", source=how)
         int8.save(staging)
         report = compare_int8(model_dir, staging, val_dir, threads, max_drop)
@@ -126,17 +130,21 @@ def quantize(
     return report
 
 
-def quantize_into(staging: Path, source: Path, spec: ModelSpec, method: str, calib_dir: Path, calib_crops: int) -> str:
-    """``staging/model.onnx`` by ``method``; returns a one-line description for rare.json's ``source``."""
+def quantize_into(
+    staging: Path, source: Path, spec: ModelSpec, method: str, calib: tuple[Path, int], keep_layers: int
+) -> str:
+    """``staging/model.onnx`` by ``method``, calibrated on ``calib`` (folder, crops) if static; returns a one-line
+    description for rare.json's ``source``."""
     keep_fp32 = fp32_node_names(onnx.load(str(source)))
     try:
         if method == "dynamic":
             make_dynamic(source, staging, DYNAMIC_OPS, keep_fp32)
             return f"INT8 (dynamic: {', '.join(DYNAMIC_OPS)} weights) of {source}"
-        batches = calibration_batches(calib_dir, calib_crops, spec)
-        log.info("calibrating on %d crops from %s", sum(len(b) for b in batches), calib_dir)
-        make_static(source, staging, None, keep_fp32, CalibrationBatches(batches, spec.input.name))
-        return f"INT8 (static QDQ, {sum(len(b) for b in batches)} calibration crops) of {source}"
+        batches = calibration_batches(*calib, spec)
+        log.info("calibrating on %d crops from %s", sum(len(b) for b in batches), calib[0])
+        ranked = make_static(source, staging, None, keep_fp32, batches, spec.input.name, keep_layers=keep_layers)
+        kept = "".join(f"; {r.layer} kept FP32 ({r.sqnr_db:.1f} dB alone)" for r in ranked[:keep_layers])
+        return f"INT8 (static QDQ, {sum(len(b) for b in batches)} calibration crops{kept}) of {source}"
     except RareError:
         raise
     except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise their own types; name the model

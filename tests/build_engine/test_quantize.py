@@ -1,5 +1,6 @@
 """python -m build_engine quantize: an INT8 model directory of the shipped model, written only past the gate."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import onnx
 import pytest
 
+from build_engine.sensitivity import layer_of
 from rare.gates.report import GateReport
 from rare.images import read_image
 from rare.labelfile import read_label_file
@@ -71,6 +73,27 @@ def test_dynamic_quantizes_the_recurrent_and_dense_layers_without_calibration(
     ops = {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
     assert "DynamicQuantizeLSTM" in ops and "Conv" in ops and "QuantizeLinear" not in ops
     assert "dynamic" in OnnxRecognizer(out, threads=1).spec.source
+
+
+def test_the_least_tolerant_layers_can_stay_fp32(data: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "keep2"
+    result = quantize_cli(out, data, "--method", "static", "--keep-fp32-layers", "2", "--max-drop", "10")
+    assert result.returncode == 0, result.stderr
+    source = OnnxRecognizer(out, threads=1).spec.source
+    kept = re.findall(r"; (\S+) kept FP32 \(", source)  # named in rare.json, least tolerant first
+    assert len(kept) == 2, source
+    graph = onnx.load(str(out / "model.onnx")).graph
+    dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    weighted = [n for n in graph.node if n.op_type in ("Conv", "Gemm")]  # input 1: the weights
+    assert any(n.input[1] in dequantized for n in weighted)  # the rest computes in INT8
+    kept_nodes = [n for n in weighted if layer_of(n.name) in kept]
+    assert kept_nodes and all(n.input[1] not in dequantized for n in kept_nodes)  # kept layers: FP32 weights
+
+
+def test_keeping_layers_needs_the_static_method(data: tuple[Path, Path], tmp_path: Path) -> None:
+    result = quantize_cli(tmp_path / "out", data, "--keep-fp32-layers", "2")  # dynamic: nothing to sweep
+    assert result.returncode == 2 and "only with --method static" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_nothing_is_written_when_int8_loses_too_much(data: tuple[Path, Path], tmp_path: Path) -> None:
