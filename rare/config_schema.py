@@ -144,6 +144,7 @@ class SynthConfig:
     wordlist: str | None = None  # one word per line; None: Debian's /usr/share/dict/words plus random strings
     max_chars: int = 23
     large_fraction: float = 0.0  # share of crops rendered 80-240 px tall (shrunk to 32 px by preprocessing)
+    texture_fraction: float = 0.0  # share of crops on a natural texture (stone, foliage, wood, brick)
 
 
 @dataclass

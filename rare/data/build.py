@@ -37,7 +37,9 @@ def sources_of(cfg: DatasetConfig, seed: int) -> list:
         if cfg.num_samples <= 0:
             raise ConfigError("SynthDataSet needs num_samples > 0 (images per epoch)")
         s = cfg.synth
-        return [SynthSource(cfg.num_samples, s.seed, s.fonts, s.wordlist, s.max_chars, s.large_fraction)]
+        return [
+            SynthSource(cfg.num_samples, s.seed, s.fonts, s.wordlist, s.max_chars, s.large_fraction, s.texture_fraction)
+        ]
     raise ConfigError(f"{cfg.name} cannot be a source of a MultiDataSet")
 
 

@@ -99,10 +99,11 @@ class SynthSource:
         wordlist: str | None = None,
         max_chars: int = 23,
         large_fraction: float = 0.0,
+        texture_fraction: float = 0.0,
     ) -> None:
         from rare.data.synth_dataset import SynthDataset
 
-        self.synth = SynthDataset(num_samples, seed, fonts, wordlist, max_chars, large_fraction)
+        self.synth = SynthDataset(num_samples, seed, fonts, wordlist, max_chars, large_fraction, texture_fraction)
         self.num_samples = num_samples
         self.name = "synth"
 

@@ -31,6 +31,7 @@ class SynthDataset(torch.utils.data.Dataset):
         wordlist: Path | str | None = None,
         max_chars: int = 23,
         large_fraction: float = 0.0,
+        texture_fraction: float = 0.0,
     ) -> None:
         if num_samples < 0:
             raise SynthError(f"num_samples must be >= 0, got {num_samples}")
@@ -43,6 +44,7 @@ class SynthDataset(torch.utils.data.Dataset):
         self.wordlist = str(wordlist_path) if wordlist_path else None
         self.max_chars = max_chars
         self.large_fraction = large_fraction
+        self.texture_fraction = texture_fraction
         self._renderer: WordRenderer | None = None
 
     def __len__(self) -> int:
@@ -54,7 +56,9 @@ class SynthDataset(torch.utils.data.Dataset):
             if torch.utils.data.get_worker_info() is not None:
                 cv2.setNumThreads(1)
             wordlist = Path(self.wordlist) if self.wordlist else None
-            self._renderer = WordRenderer([Path(p) for p in self.fonts], wordlist, self.max_chars, self.large_fraction)
+            self._renderer = WordRenderer(
+                [Path(p) for p in self.fonts], wordlist, self.max_chars, self.large_fraction, self.texture_fraction
+            )
         return self._renderer
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, str]:

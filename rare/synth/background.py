@@ -1,4 +1,5 @@
-"""Procedural backgrounds for word crops: flat or gradient fills, blotches, stripes, sign edges and clutter.
+"""Procedural backgrounds for word crops: flat or gradient fills, blotches, stripes, sign edges and clutter; or
+natural-looking textures (stone and foliage from fractal noise, wood grain, brick and tile courses).
 
 No real photos are pasted (real crops contain text of their own). Everything is float32 BGR in [0, 255].
 """
@@ -91,9 +92,62 @@ def _clutter(rng: np.random.Generator, image: np.ndarray, color: BGR) -> None:
     image += (np.asarray(color, np.float32) - image) * weight
 
 
-def render_background(rng: np.random.Generator, height: int, width: int, palette: Palette) -> np.ndarray:
-    """A [H, W, 3] float32 background in the palette's colours."""
-    if rng.random() < 0.55:
+def fractal_noise(rng: np.random.Generator, height: int, width: int, cells: int, octaves: int = 5) -> np.ndarray:
+    """[H, W] noise with detail at every scale (stone, concrete, bark, foliage), normalized to [0, 1]: octaves of
+    ``smooth_noise``, each twice as fine and ``persistence`` times as strong as the last."""
+    persistence = rng.uniform(0.45, 0.75)
+    total = np.zeros((height, width), np.float32)
+    for octave in range(octaves):
+        total += smooth_noise(rng, height, width, cells * 2**octave) * np.float32(persistence**octave)
+    lo, hi = float(total.min()), float(total.max())
+    return (total - lo) / max(hi - lo, 1e-6)
+
+
+def _wood(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """[H, W] in [0, 1]: grain lines along a random direction, bent by fractal noise."""
+    along = _ramp(rng, height, width)[:, :, 0] * max(height, width)
+    bend = fractal_noise(rng, height, width, int(rng.integers(2, 5)), octaves=3) * rng.uniform(4, 20)
+    period = rng.uniform(3, max(4.0, height * 0.4))
+    return (np.sin((along + bend) * (2 * np.pi / period)) * 0.5 + 0.5).astype(np.float32)
+
+
+def _courses(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """[H, W] in [0, 1]: bricks or tiles, each a shade of its own, with dark mortar joints between them."""
+    brick_h = rng.uniform(0.25, 1.2) * height
+    brick_w = brick_h * rng.uniform(1.0, 3.0)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    row = np.floor(ys / brick_h)
+    xs = xs + (row % 2) * brick_w * rng.uniform(0.0, 0.5)  # running bond, or stacked
+    col = np.floor(xs / brick_w)
+    shade = np.sin(row * 12.9898 + col * 78.233 + rng.uniform(0, 100)) * 0.5 + 0.5  # one value per brick
+    joint = max(1.0, brick_h * rng.uniform(0.05, 0.12))
+    mortar = (ys % brick_h < joint) | (xs % brick_w < joint)
+    grain = fractal_noise(rng, height, width, int(rng.integers(4, 10)), octaves=3)
+    return np.where(mortar, 0.0, 0.35 + 0.45 * shade + 0.2 * grain).astype(np.float32)
+
+
+def natural_texture(rng: np.random.Generator, height: int, width: int, palette: Palette) -> np.ndarray:
+    """A [H, W, 3] float32 texture between the palette's two background colours, at a contrast that keeps the
+    text (drawn against ``palette.background``) readable."""
+    kind = int(rng.integers(3))
+    if kind == 0:
+        pattern = fractal_noise(rng, height, width, int(rng.integers(2, 8)))
+    elif kind == 1:
+        pattern = _wood(rng, height, width)
+    else:
+        pattern = _courses(rng, height, width)
+    weight = (pattern * np.float32(rng.uniform(0.3, 0.8)))[:, :, None]
+    base, second = np.asarray(palette.background, np.float32), np.asarray(palette.background2, np.float32)
+    return base + (second - base) * weight
+
+
+def render_background(
+    rng: np.random.Generator, height: int, width: int, palette: Palette, natural: bool = False
+) -> np.ndarray:
+    """A [H, W, 3] float32 background in the palette's colours; ``natural``: a natural texture underneath."""
+    if natural:
+        image = natural_texture(rng, height, width, palette)
+    elif rng.random() < 0.55:
         image = _fill(height, width, palette.background)
     else:
         image = _gradient(rng, height, width, palette.background, palette.background2)

@@ -38,6 +38,8 @@ class WordRenderer:
         large_fraction: share of crops rendered large (80-240 px tall, sharp) instead of detector-sized (24-80 px),
             so that training sees what shrinking a large crop to the model's height does (0 keeps the stream as it
             was: no extra random draw).
+        texture_fraction: share of crops on a natural texture (stone, foliage, wood, brick) instead of a fill or
+            gradient (0 keeps the stream as it was).
     """
 
     def __init__(
@@ -46,13 +48,16 @@ class WordRenderer:
         wordlist: Path | None = None,
         max_chars: int = 23,
         large_fraction: float = 0.0,
+        texture_fraction: float = 0.0,
     ) -> None:
-        if not 0.0 <= large_fraction <= 1.0:
-            raise SynthError(f"large_fraction must be in [0, 1], got {large_fraction}")
+        for name, share in (("large_fraction", large_fraction), ("texture_fraction", texture_fraction)):
+            if not 0.0 <= share <= 1.0:
+                raise SynthError(f"{name} must be in [0, 1], got {share}")
         self.fonts = [str(p) for p in resolve_fonts(fonts)]
         self.text = TextSampler(read_wordlist(wordlist), max_chars)
         self.max_chars = max_chars
         self.large_fraction = large_fraction
+        self.texture_fraction = texture_fraction
 
     def preload_fonts(self) -> None:
         """Load every face at every drawing size now (otherwise each loads on first use, about 0.4 ms apiece)."""
@@ -75,7 +80,8 @@ class WordRenderer:
         neighbour = self.text.sample(rng) if rng.random() < 0.15 else None
         text = make_text_masks(rng, label, font, size, neighbour)
         placement = place(rng, text.box, height)
-        image = render_background(rng, placement.height, placement.width, palette)
+        natural = self.texture_fraction > 0 and rng.random() < self.texture_fraction
+        image = render_background(rng, placement.height, placement.width, palette, natural)
         _paint_text(rng, image, warp_layer(text.masks, placement), text, palette)
         text_px = (text.box[3] - text.box[1]) * placement.scale
         return degrade(rng, image, text_px), label

@@ -69,6 +69,24 @@ def test_large_fraction_renders_sharp_large_crops() -> None:
 def test_large_fraction_out_of_range_is_refused() -> None:
     with pytest.raises(SynthError, match="large_fraction"):
         WordRenderer(large_fraction=1.5)
+    with pytest.raises(SynthError, match="texture_fraction"):
+        WordRenderer(texture_fraction=-0.1)
+
+
+def test_texture_fraction_zero_keeps_the_stream(renderer: WordRenderer) -> None:
+    plain = WordRenderer(texture_fraction=0.0)
+    for index in range(10):
+        assert plain.sample(7, index)[0].tobytes() == renderer.sample(7, index)[0].tobytes()
+
+
+def test_textured_crops_are_reproducible_readable_and_different(renderer: WordRenderer) -> None:
+    textured, again = WordRenderer(texture_fraction=1.0), WordRenderer(texture_fraction=1.0)
+    for index in range(20):
+        image, label = textured.sample(9, index)
+        assert image.tobytes() == again.sample(9, index)[0].tobytes()
+        assert 0 < len(label) <= 23 and int(image.max()) - int(image.min()) > 10
+    differ = sum(textured.sample(9, i)[0].tobytes() != renderer.sample(9, i)[0].tobytes() for i in range(20))
+    assert differ == 20
 
 
 def test_max_chars_is_respected() -> None:
