@@ -10,15 +10,15 @@ from tests.conftest import val_crops
 
 def test_variants_are_model_directories(bench: Bench, calib_model_dir: Path, tmp_path: Path) -> None:
     work = tmp_path / "quant"
-    flags = "--variants int8-dynamic,int8-static-conv --calib-crops 8 --val-crops 8 --seconds 0.05 --threads 1"
+    flags = "--variants int8-dynamic,int8-static-conv --keep-layers 1 --calib-crops 8 --val-crops 8 --seconds 0.05"
+    flags += " --threads 1"
     data = bench("quantize", calib_model_dir, f"{flags} --work {work}")
-    assert [row["variant"] for row in data["rows"]] == ["fp32", "int8-dynamic", "int8-static-conv"]
-    assert [t["name"] for t in data["targets"]] == [
-        "quantized variant int8-dynamic",
-        "quantized variant int8-static-conv",
-    ]
+    variants = ["int8-dynamic", "int8-static-conv", "int8-static-keep1"]
+    assert [row["variant"] for row in data["rows"]] == ["fp32", *variants]
+    assert [t["name"] for t in data["targets"]] == [f"quantized variant {v}" for v in variants]
+    assert data["layers"] and all(layer["layer"].startswith("/model/") for layer in data["layers"])
     images = [read_image(path) for path, _ in val_crops(count=2)]
-    for variant in ("int8-dynamic", "int8-static-conv"):
+    for variant in variants:
         results = OnnxRecognizer(work / variant, threads=1).recognize(images)  # the gateway can serve it as is
         assert len(results) == 2
 
