@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rare.render_options import RenderOptions
+
 
 @dataclass
 class GlobalConfig:
@@ -134,17 +136,10 @@ class MetricConfig:
 
 
 @dataclass
-class SynthConfig:
-    """Options of the synthetic word renderer (ours)."""
+class SynthConfig(RenderOptions):
+    """The synthetic renderer's options (rare.render_options, ours) and the seed of its stream."""
 
     seed: int = 0
-    # a font list file (one path per line), a folder, "default" (the checked-in list), or a list of these; None:
-    # the checked-in list. `rare fonts` writes .cache/fonts/fonts.txt (Google Fonts faces).
-    fonts: str | list[str] | None = None
-    wordlist: str | None = None  # one word per line; None: Debian's /usr/share/dict/words plus random strings
-    max_chars: int = 23
-    large_fraction: float = 0.0  # share of crops rendered 80-240 px tall (shrunk to 32 px by preprocessing)
-    texture_fraction: float = 0.0  # share of crops on a natural texture (stone, foliage, wood, brick)
 
 
 @dataclass
@@ -161,7 +156,8 @@ class DatasetConfig:
     )
     weight: float = 1.0  # ours: share of this source in a MultiDataSet batch
     num_samples: int = 0  # ours: samples per epoch for SynthDataSet / MultiDataSet (0: sum of finite sources)
-    augment: bool = False  # ours: photometric/geometric augmentation of real crops
+    # ours: photometric/geometric augmentation of real crops: "mild" (true means mild), "strong" (rare.data.augment)
+    augment: bool | Literal["mild", "strong"] = False
     synth: SynthConfig = field(default_factory=SynthConfig)
     sources: list[DatasetConfig] = field(default_factory=list)
 

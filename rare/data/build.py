@@ -36,10 +36,7 @@ def sources_of(cfg: DatasetConfig, seed: int) -> list:
     if cfg.name == "SynthDataSet":
         if cfg.num_samples <= 0:
             raise ConfigError("SynthDataSet needs num_samples > 0 (images per epoch)")
-        s = cfg.synth
-        return [
-            SynthSource(cfg.num_samples, s.seed, s.fonts, s.wordlist, s.max_chars, s.large_fraction, s.texture_fraction)
-        ]
+        return [SynthSource(cfg.num_samples, cfg.synth.seed, cfg.synth)]
     raise ConfigError(f"{cfg.name} cannot be a source of a MultiDataSet")
 
 

@@ -24,6 +24,7 @@ from rare.data.lmdb_io import LmdbReader
 from rare.images import ImageDecodeError, decode_image, read_image
 from rare.labelfile import dataset_name, read_label_file
 from rare.preprocess import IMAGE_SHAPE, ImageError, preprocess
+from rare.render_options import RenderOptions
 
 
 class Source(Protocol):
@@ -91,19 +92,10 @@ class LabelFileSource:
 class SynthSource:
     """The synthetic renderer as a source: a fresh set of ``num_samples`` images every epoch."""
 
-    def __init__(
-        self,
-        num_samples: int,
-        seed: int = 0,
-        fonts: str | list[str] | None = None,
-        wordlist: str | None = None,
-        max_chars: int = 23,
-        large_fraction: float = 0.0,
-        texture_fraction: float = 0.0,
-    ) -> None:
+    def __init__(self, num_samples: int, seed: int = 0, options: RenderOptions | None = None) -> None:
         from rare.data.synth_dataset import SynthDataset
 
-        self.synth = SynthDataset(num_samples, seed, fonts, wordlist, max_chars, large_fraction, texture_fraction)
+        self.synth = SynthDataset(num_samples, seed, options)
         self.num_samples = num_samples
         self.name = "synth"
 
@@ -123,7 +115,7 @@ class RecDataset(Dataset):
         codec: LabelCodec,
         weights: list[float] | None = None,
         num_samples: int = 0,
-        augment: list[bool] | None = None,
+        augment: list[bool | str] | None = None,
         seed: int = 0,
         resize: str = "bilinear",
     ) -> None:
@@ -135,7 +127,8 @@ class RecDataset(Dataset):
         self.offsets = np.cumsum([0, *self.sizes])
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64) / sum(weights)
         self.length = num_samples or int(self.offsets[-1])
-        self.augmenters = [Augmenter() if a else None for a in (augment or [False] * len(sources))]
+        levels = augment or [False] * len(sources)
+        self.augmenters = [Augmenter("mild" if a is True else a) if a else None for a in levels]
         self.seed = seed
         self.resize = resize
         self.epoch = 0

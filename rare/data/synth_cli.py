@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from rare.data.lmdb_io import write_lmdb
+from rare.render_options import RenderOptions
 from rare.synth.errors import SynthError
 from rare.synth.render import WordRenderer
 
@@ -47,10 +48,9 @@ def render_chunk(renderer: WordRenderer, seed: int, start: int, stop: int) -> li
     return out
 
 
-def _init_worker(fonts: list[str], wordlist: str | None, max_chars: int) -> None:
+def _init_worker(options: RenderOptions) -> None:
     global _worker_renderer  # noqa: PLW0603 - per-process renderer, built once in each pool worker
-    cv2.setNumThreads(1)
-    _worker_renderer = WordRenderer([Path(p) for p in fonts], Path(wordlist) if wordlist else None, max_chars)
+    _worker_renderer = WordRenderer(options)
 
 
 def _worker_chunk(task: tuple[int, int, int]) -> list[tuple[bytes, str]]:
@@ -58,17 +58,15 @@ def _worker_chunk(task: tuple[int, int, int]) -> list[tuple[bytes, str]]:
     return render_chunk(_worker_renderer, *task)
 
 
-def iter_samples(
-    renderer: WordRenderer, seed: int, count: int, workers: int, wordlist: str | None = None
-) -> Iterator[tuple[bytes, str]]:
+def iter_samples(renderer: WordRenderer, seed: int, count: int, workers: int) -> Iterator[tuple[bytes, str]]:
     """(JPEG bytes, label) for indices 0..count-1 in order, rendered in ``workers`` processes."""
     tasks = [(seed, start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
     if workers <= 1:
         for task in tasks:
             yield from render_chunk(renderer, *task)
         return
-    init_args = (renderer.fonts, wordlist, renderer.max_chars)
-    with multiprocessing.Pool(workers, _init_worker, init_args) as pool:
+    cv2.setNumThreads(1)  # here, before forking: in a forked worker of a threaded parent, the call never returns
+    with multiprocessing.Pool(workers, _init_worker, (renderer.options,)) as pool:
         for chunk in pool.imap(_worker_chunk, tasks):
             yield from chunk
 
@@ -131,14 +129,14 @@ def run_synth(args: argparse.Namespace) -> int:
         raise SynthError(f"--workers must be at least 1, got {args.workers}")
     if not args.benchmark and not args.out:
         raise SynthError("--out is required (or pass --benchmark to only time the renderer)")
-    renderer = WordRenderer(fonts=args.fonts, wordlist=Path(args.wordlist) if args.wordlist else None)
+    renderer = WordRenderer(RenderOptions(fonts=args.fonts, wordlist=args.wordlist))
     if args.benchmark:
         benchmark(renderer, args.seed, args.count)
         return 0
     out = Path(args.out)
     prepare_out(out)
     cv2.setNumThreads(1)
-    samples = _progress(iter_samples(renderer, args.seed, args.count, args.workers, args.wordlist), args.count)
+    samples = _progress(iter_samples(renderer, args.seed, args.count, args.workers), args.count)
     written = write_lmdb(out, samples) if args.format == "lmdb" else write_folder(out, samples)
     log.info("wrote %d images (seed %d) to %s (%s)", written, args.seed, out, args.format)
     return 0

@@ -3,62 +3,50 @@
 Item ``i`` is ``WordRenderer.sample(seed, i)``, the same in every process; the renderer is built lazily in each
 process, so the dataset pickles cheaply into DataLoader workers. ``len`` is the nominal size (one epoch), but any
 non-negative index renders, so callers may walk the stream further (a fresh set of images per epoch).
+
+OpenCV's thread count is left to the process that starts the workers (the training loop makes it 1 before its
+loaders fork): ``cv2.setNumThreads`` called in a forked worker whose parent has run OpenCV's thread pool never returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch.utils.data
 
+from rare.render_options import RenderOptions
 from rare.synth.errors import SynthError
 from rare.synth.fonts import resolve_fonts
-from rare.synth.render import WordRenderer
+from rare.synth.render import WordRenderer, check_options
 from rare.synth.text import DEFAULT_WORDLIST
 
 
 class SynthDataset(torch.utils.data.Dataset):
     """``num_samples`` synthetic word crops of the stream ``seed``; no transforms (training preprocesses)."""
 
-    def __init__(
-        self,
-        num_samples: int,
-        seed: int = 0,
-        fonts: Sequence[Path] | Path | str | None = None,
-        wordlist: Path | str | None = None,
-        max_chars: int = 23,
-        large_fraction: float = 0.0,
-        texture_fraction: float = 0.0,
-    ) -> None:
+    def __init__(self, num_samples: int, seed: int = 0, options: RenderOptions | None = None) -> None:
         if num_samples < 0:
             raise SynthError(f"num_samples must be >= 0, got {num_samples}")
-        wordlist_path = Path(wordlist) if wordlist is not None else None
-        if not (wordlist_path or DEFAULT_WORDLIST).is_file():
-            raise SynthError(f"{wordlist_path or DEFAULT_WORDLIST}: word list not found")
+        options = options if options is not None else RenderOptions()
+        check_options(options)
+        wordlist = Path(options.wordlist) if options.wordlist else DEFAULT_WORDLIST
+        if not wordlist.is_file():
+            raise SynthError(f"{wordlist}: word list not found")
         self.num_samples = num_samples
         self.seed = seed
-        self.fonts = [str(p) for p in resolve_fonts(fonts)]  # fail early, in the main process
-        self.wordlist = str(wordlist_path) if wordlist_path else None
-        self.max_chars = max_chars
-        self.large_fraction = large_fraction
-        self.texture_fraction = texture_fraction
+        # fonts resolved here, so that a missing one fails early, in the main process
+        self.options = replace(options, fonts=[str(p) for p in resolve_fonts(options.fonts)])
         self._renderer: WordRenderer | None = None
 
     def __len__(self) -> int:
         return self.num_samples
 
     def renderer(self) -> WordRenderer:
-        """This process's renderer (built on first use; in a DataLoader worker, OpenCV is made single-threaded)."""
+        """This process's renderer, built on first use."""
         if self._renderer is None:
-            if torch.utils.data.get_worker_info() is not None:
-                cv2.setNumThreads(1)
-            wordlist = Path(self.wordlist) if self.wordlist else None
-            self._renderer = WordRenderer(
-                [Path(p) for p in self.fonts], wordlist, self.max_chars, self.large_fraction, self.texture_fraction
-            )
+            self._renderer = WordRenderer(self.options)
         return self._renderer
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, str]:

@@ -1,6 +1,4 @@
-"""Synthetic scene-text word crops for training without MJSynth/SynthText (``rare synth``, ``SynthDataset``)."""
+"""Synthetic scene-text word crops for training without MJSynth/SynthText (``rare synth``, ``SynthDataset``).
 
-from rare.synth.errors import SynthError
-from rare.synth.render import WordRenderer
-
-__all__ = ["SynthError", "WordRenderer"]
+Import from the modules (``rare.synth.render.WordRenderer``); its options are ``rare.render_options.RenderOptions``.
+"""

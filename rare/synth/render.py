@@ -9,11 +9,12 @@ the ``numpy.random.Generator`` passed in, so ``sample(seed, index)`` is reproduc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from rare.render_options import RenderOptions
 from rare.synth.background import render_background
 from rare.synth.colors import BGR, Palette, sample_palette
 from rare.synth.effects import degrade
@@ -21,6 +22,7 @@ from rare.synth.errors import SynthError
 from rare.synth.fonts import load_font, resolve_fonts
 from rare.synth.geometry import place, sample_height, sample_large_height, warp_layer
 from rare.synth.layout import FILL, OUTLINE, SHADOW, TextMasks, make_text_masks
+from rare.synth.street import StreetLexicon
 from rare.synth.text import TextSampler, read_wordlist
 
 # Fonts are drawn at a few sizes only (the warp then rescales, mostly by 0.75-1.25), so the face cache stays small.
@@ -28,36 +30,35 @@ FONT_SIZES = np.array([20, 28, 40, 56, 80])
 LARGE_FONT_SIZES = np.array([80, 112, 160, 224])  # for large crops only, so that their glyphs stay sharp
 
 
+def check_options(options: RenderOptions) -> None:
+    """Raise :class:`SynthError` naming the first option out of range."""
+    if options.max_chars < 1:
+        raise SynthError(f"max_chars must be at least 1, got {options.max_chars}")
+    for name in ("large_fraction", "texture_fraction", "street_fraction"):
+        share = getattr(options, name)
+        if not 0.0 <= share <= 1.0:
+            raise SynthError(f"{name} must be in [0, 1], got {share}")
+
+
 class WordRenderer:
     """Renders random word crops; ``sample(seed, index)`` gives the same image in any process.
 
-    Args:
-        fonts: font files, or a list file / folder of them; default the checked-in ``rare/synth/fonts.txt``.
-        wordlist: one word per line; default ``/usr/share/dict/words`` (Debian ``wamerican``).
-        max_chars: longest label produced.
-        large_fraction: share of crops rendered large (80-240 px tall, sharp) instead of detector-sized (24-80 px),
-            so that training sees what shrinking a large crop to the model's height does (0 keeps the stream as it
-            was: no extra random draw).
-        texture_fraction: share of crops on a natural texture (stone, foliage, wood, brick) instead of a fill or
-            gradient (0 keeps the stream as it was).
+    ``options`` (:class:`~rare.render_options.RenderOptions`) name the fonts (default the checked-in
+    ``rare/synth/fonts.txt``), the word list (default ``/usr/share/dict/words``, Debian ``wamerican``), the longest
+    label, and the shares of large crops (80-240 px tall, sharp, so that training sees what shrinking a large crop to
+    the model's height does), of natural-texture backgrounds and of street-lexicon labels. A share of 0 draws no
+    extra random number, so the stream stays what it was without that option.
     """
 
-    def __init__(
-        self,
-        fonts: Sequence[Path] | Path | str | None = None,
-        wordlist: Path | None = None,
-        max_chars: int = 23,
-        large_fraction: float = 0.0,
-        texture_fraction: float = 0.0,
-    ) -> None:
-        for name, share in (("large_fraction", large_fraction), ("texture_fraction", texture_fraction)):
-            if not 0.0 <= share <= 1.0:
-                raise SynthError(f"{name} must be in [0, 1], got {share}")
-        self.fonts = [str(p) for p in resolve_fonts(fonts)]
-        self.text = TextSampler(read_wordlist(wordlist), max_chars)
-        self.max_chars = max_chars
-        self.large_fraction = large_fraction
-        self.texture_fraction = texture_fraction
+    def __init__(self, options: RenderOptions | None = None) -> None:
+        options = options if options is not None else RenderOptions()
+        check_options(options)
+        self.options = replace(options, fonts=[str(p) for p in resolve_fonts(options.fonts)])
+        self.fonts: list[str] = self.options.fonts
+        wordlist = Path(options.wordlist) if options.wordlist else None
+        words = read_wordlist(wordlist)
+        self.text = TextSampler(words, options.max_chars)
+        self.street = StreetLexicon(self.text.raw_word, [w for w in words if w[:1].isupper()])
 
     def preload_fonts(self) -> None:
         """Load every face at every drawing size now (otherwise each loads on first use, about 0.4 ms apiece)."""
@@ -71,16 +72,17 @@ class WordRenderer:
 
     def render(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         """One crop (uint8 BGR [H, W, 3], H about 24..80, or up to 240 when large) and the exact string drawn in it."""
-        label = self.text.sample(rng)
+        street = self.options.street_fraction > 0 and rng.random() < self.options.street_fraction
+        label = self.text.sample(rng, self.street.sample if street else None)
         font = self.fonts[int(rng.integers(len(self.fonts)))]
         palette = sample_palette(rng)
-        large = self.large_fraction > 0 and rng.random() < self.large_fraction
+        large = self.options.large_fraction > 0 and rng.random() < self.options.large_fraction
         height = sample_large_height(rng) if large else sample_height(rng)
         size = _font_size(rng, height, label, LARGE_FONT_SIZES if large else FONT_SIZES)
         neighbour = self.text.sample(rng) if rng.random() < 0.15 else None
         text = make_text_masks(rng, label, font, size, neighbour)
         placement = place(rng, text.box, height)
-        natural = self.texture_fraction > 0 and rng.random() < self.texture_fraction
+        natural = self.options.texture_fraction > 0 and rng.random() < self.options.texture_fraction
         image = render_background(rng, placement.height, placement.width, palette, natural)
         _paint_text(rng, image, warp_layer(text.masks, placement), text, palette)
         text_px = (text.box[3] - text.box[1]) * placement.scale

@@ -41,11 +41,11 @@ def read_wordlist(path: Path | None) -> list[str]:
     return words
 
 
-def _pick(rng: np.random.Generator, items: str | list[str]) -> str:
+def pick(rng: np.random.Generator, items: str | list[str]) -> str:
     return items[int(rng.integers(len(items)))]
 
 
-def _choice(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
+def choose(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
     """Index drawn with the given (unnormalized) weights."""
     total = sum(weights)
     point = rng.random() * total
@@ -58,7 +58,7 @@ def _choice(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
 
 def apply_case(rng: np.random.Generator, word: str) -> str:
     """UPPER (most common on signs), Title, lower, as listed, or a random mix."""
-    kind = _choice(rng, (45, 25, 24, 4, 2))
+    kind = choose(rng, (45, 25, 24, 4, 2))
     if kind == 0:
         return word.upper()
     if kind == 1:
@@ -92,11 +92,12 @@ class TextSampler:
             (5, letters),
         )
 
-    def sample(self, rng: np.random.Generator) -> str:
-        """One label: mostly a dictionary word, else a number, code or random letters; never empty or too long."""
+    def sample(self, rng: np.random.Generator, draw: Callable[[np.random.Generator], str] | None = None) -> str:
+        """One label: mostly a dictionary word, else a number, code or random letters (or what ``draw`` gives);
+        never empty or too long."""
         weights = tuple(w for w, _ in self._generators)
         for _ in range(20):
-            text = self._generators[_choice(rng, weights)][1](rng).strip()
+            text = (draw or self._generators[choose(rng, weights)][1])(rng).strip()
             if 0 < len(text) <= self.max_chars:
                 return text
         return letters(rng)[: self.max_chars]
@@ -106,7 +107,7 @@ class TextSampler:
         length = int(rng.choice(len(_LENGTH_P), p=_LENGTH_P)) + 1
         while not self.by_length[length]:
             length = length % len(_LENGTH_WEIGHTS) + 1
-        return _pick(rng, self.by_length[length])
+        return pick(rng, self.by_length[length])
 
     def word(self, rng: np.random.Generator) -> str:
         """A listed word in a random case."""
@@ -115,11 +116,11 @@ class TextSampler:
     def punctuated_word(self, rng: np.random.Generator) -> str:
         """HERE!, now., (Main), SIDE-GATE, A&W, JOE'S, Exit: and the like."""
         word = self.word(rng)
-        kind = _choice(rng, (4, 3, 3, 1, 2, 2, 1))
+        kind = choose(rng, (4, 3, 3, 1, 2, 2, 1))
         if kind == 0:
-            return word + _pick(rng, ".!:,?")
+            return word + pick(rng, ".!:,?")
         if kind == 1:
-            sep = _pick(rng, "-&/.")
+            sep = pick(rng, "-&/.")
             other = self.word(rng)
             return word + sep + (other.upper() if word.isupper() else other)
         if kind == 2:
@@ -129,8 +130,8 @@ class TextSampler:
         if kind == 4:
             return '"' + word + '"' if rng.random() < 0.3 else word + "..."
         if kind == 5:
-            return _pick(rng, "#@") + word
-        return "www." + word.lower() + _pick(rng, [".com", ".org", ".net", ".co.uk"])
+            return pick(rng, "#@") + word
+        return "www." + word.lower() + pick(rng, [".com", ".org", ".net", ".co.uk"])
 
     def two_words(self, rng: np.random.Generator) -> str:
         """Two words with a space (the label keeps the space)."""
@@ -140,21 +141,21 @@ class TextSampler:
 
 
 def _digits(rng: np.random.Generator, count: int) -> str:
-    return "".join(_pick(rng, DIGITS) for _ in range(count))
+    return "".join(pick(rng, DIGITS) for _ in range(count))
 
 
 def number(rng: np.random.Generator) -> str:
     """Plain numbers, prices, years, phone numbers, times, dates, percentages."""
-    kind = _choice(rng, (35, 20, 10, 10, 6, 6, 6, 7))
+    kind = choose(rng, (35, 20, 10, 10, 6, 6, 6, 7))
     if kind == 0:
         return str(int(rng.integers(0, 10 ** int(rng.integers(1, 5)))))
     if kind == 1:
         price = f"{int(rng.integers(0, 1000))}.{_digits(rng, 2)}"
-        return _pick(rng, ["$", "$", "", "#"]) + price if rng.random() < 0.6 else price
+        return pick(rng, ["$", "$", "", "#"]) + price if rng.random() < 0.6 else price
     if kind == 2:
         return str(int(rng.integers(1900, 2030)))
     if kind == 3:
-        sep = _pick(rng, "- .")
+        sep = pick(rng, "- .")
         return _digits(rng, int(rng.integers(3, 5))) + sep + _digits(rng, 4)
     if kind == 4:
         return f"{int(rng.integers(0, 24))}:{_digits(rng, 2)}"
@@ -170,13 +171,13 @@ def code(rng: np.random.Generator) -> str:
     length = int(rng.integers(2, 9))
     upper = rng.random() < 0.7
     alphabet = UPPER if upper else LOWER
-    chars = [_pick(rng, DIGITS) if rng.random() < 0.4 else _pick(rng, alphabet) for _ in range(length)]
+    chars = [pick(rng, DIGITS) if rng.random() < 0.4 else pick(rng, alphabet) for _ in range(length)]
     if length > 3 and rng.random() < 0.2:
-        chars.insert(int(rng.integers(1, length)), _pick(rng, "-./"))
+        chars.insert(int(rng.integers(1, length)), pick(rng, "-./"))
     return "".join(chars)
 
 
 def letters(rng: np.random.Generator) -> str:
     """Random letters (not words), so the model reads glyphs rather than guessing dictionary words."""
     length = int(rng.integers(1, 11))
-    return apply_case(rng, "".join(_pick(rng, LOWER) for _ in range(length)))
+    return apply_case(rng, "".join(pick(rng, LOWER) for _ in range(length)))

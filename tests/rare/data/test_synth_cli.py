@@ -10,7 +10,7 @@ import pytest
 
 from rare.cli import main
 from rare.data.lmdb_io import LmdbReader
-from rare.synth import WordRenderer
+from rare.synth.render import WordRenderer
 
 
 def _read_all(path: Path) -> list[tuple[bytes, str]]:

@@ -6,7 +6,9 @@ import pickle
 
 import pytest
 
-from rare.synth import SynthError, WordRenderer
+from rare.render_options import RenderOptions
+from rare.synth.errors import SynthError
+from rare.synth.render import WordRenderer
 
 torch = pytest.importorskip("torch")
 
@@ -48,4 +50,4 @@ def test_bad_arguments() -> None:
     with pytest.raises(SynthError):
         SynthDataset(-1)
     with pytest.raises(SynthError, match="word list not found"):
-        SynthDataset(1, wordlist="/nonexistent/words")
+        SynthDataset(1, options=RenderOptions(wordlist="/nonexistent/words"))

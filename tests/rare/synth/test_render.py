@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rare.synth import SynthError, WordRenderer
+from rare.render_options import RenderOptions
+from rare.synth.errors import SynthError
 from rare.synth.fonts import ALNUM, default_font_list, missing_glyphs, read_font_list, resolve_fonts
+from rare.synth.render import WordRenderer
 from rare.synth.text import CHARSET, PUNCTUATION, TextSampler, read_wordlist
 
 
@@ -37,7 +39,7 @@ def test_different_index_or_seed_gives_different_images(renderer: WordRenderer) 
 
 
 def test_identical_in_another_process(renderer: WordRenderer) -> None:
-    code = "import sys; from rare.synth import WordRenderer as R; sys.stdout.buffer.write(R().sample(3, 5)[0].data)"
+    code = "import sys; from rare.synth.render import WordRenderer as R; sys.stdout.buffer.write(R().sample(3, 5)[0])"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
     assert out == renderer.sample(3, 5)[0].tobytes()
 
@@ -58,29 +60,32 @@ def test_output_dtype_shape_and_labels(renderer: WordRenderer) -> None:
 
 
 def test_large_fraction_renders_sharp_large_crops() -> None:
-    large = WordRenderer(large_fraction=1.0)
+    large = WordRenderer(RenderOptions(large_fraction=1.0))
     heights = [large.sample(5, index)[0].shape[0] for index in range(40)]
     assert np.median(heights) >= 80 and max(heights) <= 240
-    mixed = WordRenderer(large_fraction=0.5)
+    mixed = WordRenderer(RenderOptions(large_fraction=0.5))
     tall = sum(mixed.sample(5, index)[0].shape[0] > 80 for index in range(60))
     assert 10 <= tall <= 50
 
 
 def test_large_fraction_out_of_range_is_refused() -> None:
     with pytest.raises(SynthError, match="large_fraction"):
-        WordRenderer(large_fraction=1.5)
+        WordRenderer(RenderOptions(large_fraction=1.5))
     with pytest.raises(SynthError, match="texture_fraction"):
-        WordRenderer(texture_fraction=-0.1)
+        WordRenderer(RenderOptions(texture_fraction=-0.1))
 
 
 def test_texture_fraction_zero_keeps_the_stream(renderer: WordRenderer) -> None:
-    plain = WordRenderer(texture_fraction=0.0)
+    plain = WordRenderer(RenderOptions(texture_fraction=0.0))
     for index in range(10):
         assert plain.sample(7, index)[0].tobytes() == renderer.sample(7, index)[0].tobytes()
 
 
 def test_textured_crops_are_reproducible_readable_and_different(renderer: WordRenderer) -> None:
-    textured, again = WordRenderer(texture_fraction=1.0), WordRenderer(texture_fraction=1.0)
+    textured, again = (
+        WordRenderer(RenderOptions(texture_fraction=1.0)),
+        WordRenderer(RenderOptions(texture_fraction=1.0)),
+    )
     for index in range(20):
         image, label = textured.sample(9, index)
         assert image.tobytes() == again.sample(9, index)[0].tobytes()
@@ -90,11 +95,11 @@ def test_textured_crops_are_reproducible_readable_and_different(renderer: WordRe
 
 
 def test_max_chars_is_respected() -> None:
-    short = WordRenderer(max_chars=3)
+    short = WordRenderer(RenderOptions(max_chars=3))
     labels = [short.sample(0, index)[1] for index in range(100)]
     assert all(0 < len(label) <= 3 for label in labels)
     with pytest.raises(SynthError, match="max_chars"):
-        WordRenderer(max_chars=0)
+        WordRenderer(RenderOptions(max_chars=0))
 
 
 def test_label_mix_looks_like_real_crops() -> None:
@@ -115,7 +120,7 @@ def test_wordlist_filters_apostrophes_and_non_ascii(tmp_path: Path) -> None:
     assert read_wordlist(words) == ["cat", "Tree"]
     with pytest.raises(SynthError, match="not found"):
         read_wordlist(tmp_path / "missing.txt")
-    renderer = WordRenderer(wordlist=words)
+    renderer = WordRenderer(RenderOptions(wordlist=str(words)))
     assert renderer.text.by_length[3] == ["cat"]
 
 
@@ -138,9 +143,9 @@ def test_font_arguments(tmp_path: Path) -> None:
     font = resolve_fonts(None)[0]
     listing = tmp_path / "fonts.txt"
     listing.write_text(f"# one font\n{font}\n{tmp_path / 'gone.ttf'}\n", encoding="utf-8")
-    assert WordRenderer(fonts=listing).fonts == [str(font)]
-    assert WordRenderer(fonts=[font]).fonts == [str(font)]
+    assert WordRenderer(RenderOptions(fonts=str(listing))).fonts == [str(font)]
+    assert WordRenderer(RenderOptions(fonts=[str(font)])).fonts == [str(font)]
     with pytest.raises(SynthError, match="none of the 1 listed font files exists"):
-        WordRenderer(fonts=[tmp_path / "gone.ttf"])
+        WordRenderer(RenderOptions(fonts=[str(tmp_path / "gone.ttf")]))
     with pytest.raises(SynthError, match="font list not found"):
-        WordRenderer(fonts=tmp_path / "nothing.txt")
+        WordRenderer(RenderOptions(fonts=str(tmp_path / "nothing.txt")))
