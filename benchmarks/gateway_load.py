@@ -2,7 +2,8 @@
 
 Starts ``python -m service`` on 127.0.0.1 (embedded ONNX Runtime, or ``--backend triton``: a local CPU Triton on
 a Python-backend repository), loads ``POST /recognize`` with real crops (wrk, closed loop), samples the gateway's
-VmRSS from /proc during every cell, then runs the bare backend on the same preprocessed crops at the same load.
+VmRSS and the CPU spent by the machine and by the gateway process (/proc) during every cell, then runs the bare
+backend on the same preprocessed crops at the same load, its CPU measured the same way.
 
     python -m benchmarks.gateway_load --seconds 3                      # embedded backend
     python -m benchmarks.gateway_load --backend triton --seconds 3     # gateway -> Triton gRPC
@@ -32,7 +33,7 @@ from benchmarks.common import (
     ratio,
 )
 from benchmarks.gateway_report import write_report
-from benchmarks.load import LoadResult, RssSampler, multipart_body, run_httpx, run_wrk, wrk_available
+from benchmarks.load import CpuMeter, LoadResult, RssSampler, multipart_body, run_httpx, run_wrk, wrk_available
 from benchmarks.servers import bare_onnx, bare_triton, gateway_process
 from benchmarks.triton_util import python_triton
 from build_engine.triton_config import ServingOptions
@@ -126,10 +127,13 @@ def gateway_sweep(
             for concurrency in args.concurrency:
                 seconds = cell_seconds(args, result, concurrency, previous)
                 before = backend_calls(gateway.url)
-                with RssSampler(gateway.process.pid) as rss:
+                with RssSampler(gateway.process.pid) as rss, CpuMeter(gateway.process.pid) as cpu:
                     result = http_load(args, url, body, k, concurrency, seconds)
                 crops, calls = (after - first for after, first in zip(backend_calls(gateway.url), before, strict=True))
-                rows.append(row(result, concurrency, peak_rss_mib=rss.peak_mib, mean_batch=crops / max(calls, 1)))
+                machine_ms, gateway_ms = cpu.ms_per(result.crops_per_s * result.seconds)
+                extra = {"peak_rss_mib": rss.peak_mib, "mean_batch": crops / max(calls, 1)}
+                extra |= {"cpu_ms_per_crop": machine_ms, "gateway_cpu_ms_per_crop": gateway_ms}
+                rows.append(row(result, concurrency, **extra))
                 previous = concurrency
                 time.sleep(0.5 + result.p99_ms / 1000)  # let requests cut off at the deadline drain
                 print(
@@ -154,11 +158,12 @@ def bare_sweep(
         batch = spec.preprocess([c.image for c in crops[:k]])
         for concurrency in args.concurrency:
             duration = seconds.get((k, concurrency), args.seconds)
-            if recognizer is not None:
-                result = bare_onnx(recognizer, batch, concurrency, duration, MAX_BATCH, instances)
-            else:
-                result = bare_triton(grpc_url or "", TRITON_MODEL, spec.input.name, batch, concurrency, duration)
-            rows.append(row(result, concurrency))
+            with CpuMeter() as cpu:
+                if recognizer is not None:
+                    result = bare_onnx(recognizer, batch, concurrency, duration, MAX_BATCH, instances)
+                else:
+                    result = bare_triton(grpc_url or "", TRITON_MODEL, spec.input.name, batch, concurrency, duration)
+            rows.append(row(result, concurrency, cpu_ms_per_crop=cpu.ms_per(result.crops_per_s * result.seconds)[0]))
             print(f"bare    crops {k} concurrency {concurrency}: {result.crops_per_s:.1f} crops/s")
     return rows
 
@@ -175,6 +180,7 @@ def join(gateway: list[dict[str, Any]], bare: list[dict[str, Any]]) -> list[dict
                 **g,
                 "bare_crops_per_s": bare_rate,
                 "bare_p50_ms": b["p50_ms"] if b else float("nan"),
+                "bare_cpu_ms_per_crop": b.get("cpu_ms_per_crop", float("nan")) if b else float("nan"),
                 "ratio": ratio(g["crops_per_s"], bare_rate),
             }
         )

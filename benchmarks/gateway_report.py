@@ -15,9 +15,7 @@ OVERHEAD_TARGET = 0.85  # gateway crops/s over bare backend crops/s at concurren
 TAIL_TARGET = 2.0  # p99 <= 2x p50
 GAIN_TARGET = 4.0  # crops/s at concurrency 32 over concurrency 1, one crop per request, Triton path
 AT_CONCURRENCY = 16
-# The gateway's own CPU, from a py-spy profile under one-crop load (AMD EPYC): 1.3 core-ms per request, of which
-# image decoding, preprocessing and text decoding (per crop) about 0.25, HTTP, multipart and JSON the rest
-REQUEST_CPU_MS, CROP_CPU_MS = 1.05, 0.25
+CPU_KEYS = ("cpu_ms_per_crop", "gateway_cpu_ms_per_crop", "bare_cpu_ms_per_crop")
 COLUMNS: list[tuple[str, str | Callable[[dict[str, Any]], object]]] = [
     ("crops/req", "crops"),
     ("concurrency", "concurrency"),
@@ -33,6 +31,9 @@ COLUMNS: list[tuple[str, str | Callable[[dict[str, Any]], object]]] = [
     ("errors", "errors"),
     ("peak RSS MiB", "peak_rss_mib"),
     ("crops/backend call", lambda r: r.get("mean_batch", float("nan"))),
+    ("core-ms/crop", lambda r: r.get("cpu_ms_per_crop", float("nan"))),
+    ("gateway process core-ms/crop", lambda r: r.get("gateway_cpu_ms_per_crop", float("nan"))),
+    ("bare core-ms/crop", lambda r: r.get("bare_cpu_ms_per_crop", float("nan"))),
 ]
 
 
@@ -57,15 +58,17 @@ def overhead_targets(rows: list[dict[str, Any]], crops: list[int]) -> list[Targe
 
 
 def overhead_bound(r: dict[str, Any]) -> str:
-    """What the gateway adds, in CPU the backend then lacks: the bare rate gives the inference's CPU per crop; the
-    gateway's own CPU per request and per crop was profiled (py-spy)."""
-    inference_ms = 1000 * usable_cores() / r["bare_crops_per_s"]  # core-ms per crop when the cores only infer
-    gateway_ms = REQUEST_CPU_MS / r["crops"] + CROP_CPU_MS
+    """What the gateway path costs in CPU against the bare backend, both measured in the cell (/proc): when the
+    cores are the limit, the rates stand in the inverse ratio of the CPU each spends per crop."""
+    total, gateway, bare = (r.get(k, float("nan")) for k in CPU_KEYS)
+    if math.isnan(total) or math.isnan(bare):
+        return "CPU per crop not measured"
+    busy = total * r["crops_per_s"] / 1000 / usable_cores()
     return (
-        f"CPU: inference takes {inference_ms:.2f} core-ms per crop here; the gateway adds about {gateway_ms:.2f} per "
-        f"crop at {r['crops']} crop(s) per request ({REQUEST_CPU_MS} per request, {CROP_CPU_MS} per crop, py-spy) on "
-        f"the same cores, shared with the load generator: at most {inference_ms / (inference_ms + gateway_ms):.0%} "
-        "of bare"
+        f"CPU: the gateway path spends {total:.2f} core-ms per crop on this machine (the gateway process "
+        f"{gateway:.2f} of it, inference included on the embedded backend; the load generator and any backend "
+        f"process the rest), the bare backend {bare:.2f}; with the cores {busy:.0%} busy, that caps the gateway "
+        f"at about {bare / total:.0%} of bare"
     )
 
 
@@ -128,7 +131,10 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], b
         "column s); real crops (multipart, field `images`). Bare backend: the same preprocessed crops, same "
         "concurrency, crops per call and duration, without HTTP/decoding/preprocessing/JSON (OnnxRecognizer behind "
         "the gateway's MicroBatcher in-process, on the same engines, or the gRPC aio client to Triton). Column "
-        "crops/backend call: the embedded backend's mean micro-batch (its rare_inference_batch_size histogram).",
+        "crops/backend call: the embedded backend's mean micro-batch (its rare_inference_batch_size histogram). "
+        "Columns core-ms/crop: the CPU the whole machine spent per crop served during the cell (/proc/stat: gateway, "
+        "load generator and backend together), the gateway process's share of it (/proc/PID/stat), and the same "
+        "machine-wide figure for the bare backend's run of the cell.",
         "## Targets\n\n" + targets_table(targets),
         "## Throughput and latency\n\n" + table,
         "## Memory\n\n" + memory_table(rows, args.crops, args.concurrency, baseline),

@@ -188,3 +188,45 @@ class RssSampler:
     @property
     def peak_mib(self) -> float:
         return max(self.samples) / 1024 if self.samples else float("nan")
+
+
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core together has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) * _TICK_S
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds of one process, all its threads (/proc/PID/stat utime + stime); 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3, utime 14, stime 15
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+class CpuMeter:
+    """CPU spent while the block runs: by the whole machine (``busy_s``) and by one process (``process_s``)."""
+
+    def __init__(self, pid: int | None = None) -> None:
+        self.pid = pid
+        self.busy_s = self.process_s = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._busy, self._process = machine_busy_s(), process_cpu_s(self.pid) if self.pid else 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.busy_s = machine_busy_s() - self._busy
+        self.process_s = (process_cpu_s(self.pid) - self._process) if self.pid else 0.0
+
+    def ms_per(self, count: float) -> tuple[float, float]:
+        """Core-milliseconds per item (``count`` items served in the block): the machine's, the process's."""
+        if count <= 0:
+            return float("nan"), float("nan")
+        return 1000 * self.busy_s / count, 1000 * self.process_s / count

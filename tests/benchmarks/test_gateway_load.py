@@ -18,6 +18,9 @@ def test_embedded_backend_sweep_with_memory(bench: Bench, calib_model_dir: Path)
         assert row["requests"] > 0 and row["errors"] == 0
         assert row["bare_crops_per_s"] > 0 and row["ratio"] > 0
         assert row["peak_rss_mib"] >= 50  # VmRSS of the gateway process, sampled from /proc
+        # CPU per crop from /proc: the machine's covers the gateway process's (which runs inference here)
+        assert 0 < row["gateway_cpu_ms_per_crop"] <= row["cpu_ms_per_crop"] * 1.05
+        assert row["bare_cpu_ms_per_crop"] > 0
     assert data["baseline_rss_mib"] > 0
 
 
@@ -28,3 +31,4 @@ def test_triton_backend_through_wrk(bench: Bench, calib_model_dir: Path) -> None
     assert data["client"] == "wrk"
     assert cells(data) == {(2, 1), (2, 2)}
     assert all(row["requests"] > 0 and row["errors"] == 0 and row["bare_crops_per_s"] > 0 for row in data["rows"])
+    assert all(row["gateway_cpu_ms_per_crop"] > 0 and row["bare_cpu_ms_per_crop"] > 0 for row in data["rows"])

@@ -1,0 +1,29 @@
+"""CPU accounting from /proc: a busy loop shows up in the process's and the machine's CPU."""
+
+import os
+import time
+
+from benchmarks.load import CpuMeter, machine_busy_s, process_cpu_s
+
+
+def _spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_a_busy_loop_is_counted_for_the_process_and_the_machine() -> None:
+    with CpuMeter(os.getpid()) as cpu:
+        _spin(0.3)
+    assert 0.25 <= cpu.process_s <= 0.6
+    assert cpu.busy_s >= cpu.process_s - 0.05  # the machine's clock ticks cover this process's
+    machine_ms, process_ms = cpu.ms_per(3)
+    assert abs(process_ms - 1000 * cpu.process_s / 3) < 1e-9 and machine_ms > 0
+
+
+def test_readings_are_monotonic_and_a_gone_process_reads_zero() -> None:
+    first, before = machine_busy_s(), process_cpu_s(os.getpid())
+    _spin(0.05)
+    assert machine_busy_s() >= first and process_cpu_s(os.getpid()) >= before
+    assert process_cpu_s(2**22 + 12345) == 0.0
+    assert CpuMeter().ms_per(0) != CpuMeter().ms_per(0)  # nan: nothing served
