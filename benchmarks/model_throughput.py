@@ -1,7 +1,8 @@
 """Model throughput vs batch size: PyTorch eager, ONNX Runtime FP32 and FP16 (and any extra ONNX file).
 
-Model only (preprocessed real crops in, outputs out), one call at a time, ``--seconds`` per point; plus one
-"embedded path" point at batch 32 that includes the library's preprocessing and decoding (OnnxRecognizer).
+Model only (preprocessed real crops in, outputs out), one call at a time, ``--seconds`` per point; plus, at batch
+32, rounds that alternate the model alone, PaddleOCR's export (``--extra paddleocr-export=...``) and the embedded
+paths that include the library's preprocessing and decoding (OnnxRecognizer), reported as the median round.
 
     python -m benchmarks.model_throughput --seconds 3
     python -m benchmarks.model_throughput --extra int8-dynamic=.cache/bench/quant/int8-dynamic/model.onnx
@@ -33,6 +34,17 @@ from benchmarks.common import (
     time_parallel,
     write_results,
 )
+from benchmarks.paired import (
+    EMBEDDED,
+    FP32,
+    PADDLE,
+    Run,
+    embedded_share,
+    median_rows,
+    paddle_target,
+    paired_rounds,
+    rates_of,
+)
 from benchmarks.peak import gemm_peak, model_flops
 from benchmarks.plots import save_panels, series_by
 from benchmarks.runners import Runner, engine_runner, fp16_onnx, onnx_runner, torch_runner
@@ -43,11 +55,8 @@ from rare.onnx_runtime import OnnxRecognizer, usable_cores
 NAME = "model_throughput"
 FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (performance target)
 REDUCED_TARGET = 2000.0  # crops/s at batch 32, a reduced-precision engine within 0.5 point (performance target)
-FP32 = "ort-fp32"
 OV_ENGINES = {"ov-fp32": "openvino-fp32", "ov-bf16": "openvino-bf16"}
-EMBEDDED = "ort-fp32 + preprocess + decode"
 SERVED = "served engine + preprocess + decode"  # the engine RARE_ENGINE=auto picks here
-PADDLE = "paddleocr-export"  # --extra name of PaddleOCR's own ONNX export of the same architecture (make bench)
 
 
 Factory = tuple[Callable[[], Runner], int]  # (build the runner, instances calling it at once)
@@ -120,19 +129,29 @@ def sweep(
     return rows
 
 
-def embedded_points(args: Any, crops: list[np.ndarray]) -> list[dict[str, Any]]:
+def embedded_runs(args: Any, crops: list[np.ndarray]) -> dict[str, Run]:
     """OnnxRecognizer.recognize on 32 decoded crops per call, in the gateway's layout (preprocessing + the graph +
     decoding): on ONNX Runtime FP32, and on the engine the gateway serves on here (RARE_ENGINE=auto)."""
     instances, threads = layout(args)
     spec, images = ModelSpec.load(args.model_dir), crops[:32]
     engines = ["onnxruntime", *spec.engines]
     served, _ = plan_by_batch(args.model_dir / spec.onnx_file, engines, spec.image_shape, len(images))
-    rows = []
+    runs: dict[str, Run] = {}
     for name, engine in ((EMBEDDED, "onnxruntime"), (f"{SERVED} ({describe(served)})", served)):
         recognizer = OnnxRecognizer(args.model_dir, threads, spec, engine, streams=instances)
-        latencies, wall = time_parallel(lambda r=recognizer: r.recognize(images), instances, args.seconds)
-        rows.append({"engine": name, "batch": len(images), **latency_stats(latencies, len(images), wall)})
-    return rows
+        runs[name] = (lambda r=recognizer: r.recognize(images), instances)
+    return runs
+
+
+def batch32_runs(factories: dict[str, Factory], data: np.ndarray, args: Any, crops: list[np.ndarray]) -> dict[str, Run]:
+    """What the alternated rounds time at batch 32: the model alone, PaddleOCR's export, the embedded paths."""
+    batch = np.ascontiguousarray(data[:32])
+    runs: dict[str, Run] = {}
+    for name in (FP32, PADDLE):
+        if name in factories:
+            run, instances = factories[name][0](), factories[name][1]
+            runs[name] = (lambda r=run: r(batch), instances)
+    return runs | embedded_runs(args, crops)
 
 
 def bound(rate: float, flops: float, peak: float, cores: int) -> str:
@@ -145,7 +164,9 @@ def bound(rate: float, flops: float, peak: float, cores: int) -> str:
     )
 
 
-def fp32_targets(rows: list[dict[str, Any]], flops: float, peak: float, bf16_drop: str) -> list[Target]:
+def fp32_targets(
+    rows: list[dict[str, Any]], flops: float, peak: float, bf16_drop: str, paired: dict[str, list]
+) -> list[Target]:
     """The FP32 and reduced-precision targets at batch 32: model only, and with preprocessing + decoding;
     ``bf16_drop``: what BF16 loses on real_val, as the engine gate recorded it."""
     targets, cores = [], usable_cores()
@@ -162,46 +183,10 @@ def fp32_targets(rows: list[dict[str, Any]], flops: float, peak: float, bf16_dro
         else:
             best = max(rates)
             why = bound(best, flops, peak, cores) if best < goal else ""
+            if engines == (EMBEDDED,):
+                why = "; ".join(w for w in (embedded_share(paired), why) if w)
             targets.append(Target(name, wanted, f"{best:,.0f} crops/s", best >= goal, why))
     return targets
-
-
-def paired_rates(factories: dict[str, Factory], data: np.ndarray, seconds: float, rounds: int) -> dict[str, list]:
-    """``ort-fp32`` and PaddleOCR's export at batch 32 in the same layout, alternated round by round, so that a slow
-    spell of a shared machine hits both alike (the sweep times one engine after the other): crops/s of each round."""
-    if FP32 not in factories or PADDLE not in factories:
-        return {}
-    batch = np.ascontiguousarray(data[:32])
-    runs = {name: (factories[name][0](), factories[name][1]) for name in (FP32, PADDLE)}
-    rates: dict[str, list] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, (run, instances) in runs.items():
-            latencies, wall = time_parallel(lambda r=run: r(batch), instances, seconds)
-            rates[name].append(latency_stats(latencies, len(batch), wall)["items_per_s"])
-    return rates
-
-
-def paddle_target(paired: dict[str, list]) -> list[Target]:
-    """The shipped graph against PaddleOCR's own export of the same architecture, ONNX Runtime, batch 32, same run:
-    the medians of the alternated rounds."""
-    if not paired:
-        return []
-    rate = {name: float(np.median(values)) for name, values in paired.items()}
-    speed = rate[FP32] / rate[PADDLE]
-    measured = (
-        f"{speed:.2f}x ({rate[FP32]:,.0f} against {rate[PADDLE]:,.0f} crops/s, medians of "
-        f"{len(paired[FP32])} alternated rounds)"
-    )
-    ours, theirs = (f"{min(paired[n]):,.0f}-{max(paired[n]):,.0f}" for n in (FP32, PADDLE))
-    overlap = min(paired[FP32]) <= max(paired[PADDLE]) and min(paired[PADDLE]) <= max(paired[FP32])
-    why = (
-        ""
-        if speed >= 1.0
-        else f"rounds: ours {ours}, PaddleOCR's {theirs} crops/s"
-        + (": the same speed within the machine's round-to-round spread" if overlap else "")
-    )
-    name = "shipped graph vs PaddleOCR's own export (ONNX Runtime FP32)"
-    return [Target(name, ">= 1.0x at batch 32", measured, speed >= 1.0, why)]
 
 
 def cpu_targets(model_dir: Path, rows: list[dict[str, Any]], paired: dict[str, list]) -> list[Target]:
@@ -210,7 +195,7 @@ def cpu_targets(model_dir: Path, rows: list[dict[str, Any]], paired: dict[str, l
     gate = spec.engines.get("openvino-bf16")
     drop = f"loses {gate['drop_points']:.2f} point on {gate['validated_on']}" if gate else "not gated for this model"
     flops, peak = model_flops(model_dir / spec.onnx_file), gemm_peak()
-    return [*fp32_targets(rows, flops, peak, drop), *paddle_target(paired)]
+    return [*fp32_targets(rows, flops, peak, drop, paired), *paddle_target(paired)]
 
 
 def write_report(
@@ -264,7 +249,10 @@ def main() -> None:
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH", help="another ONNX file to time")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="PyTorch device (cuda: FP16 autocast)")
     parser.add_argument(
-        "--paired-rounds", type=int, default=5, help=f"alternated rounds of {FP32} and --extra {PADDLE} at batch 32"
+        "--paired-rounds",
+        type=int,
+        default=5,
+        help=f"alternated rounds at batch 32: {FP32}, --extra {PADDLE}, and the paths with preprocess + decode",
     )
     args = parser.parse_args()
     check_model_dir(args.model_dir)
@@ -277,9 +265,11 @@ def main() -> None:
     data = ModelSpec.load(args.model_dir).preprocess(crops)
     factories, notes = runner_factories(args)
     rows = sweep(factories, data, args.batch_sizes, args.seconds)
-    paired = paired_rates(factories, data, args.seconds, args.paired_rounds) if args.device == "cpu" else {}
+    paired: dict[str, list] = {}
     if args.device == "cpu":
-        rows += embedded_points(args, crops)
+        stats = paired_rounds(batch32_runs(factories, data, args, crops), 32, args.seconds, args.paired_rounds)
+        paired = rates_of(stats)
+        rows += median_rows(stats, 32, [name for name in stats if "+ preprocess" in name])
         print(", ".join(f"{r['engine']}: {r['items_per_s']:.1f} crops/s" for r in rows[-2:]))
     else:
         notes.append(f"GPU: {gpu_name()}.")
