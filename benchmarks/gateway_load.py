@@ -152,7 +152,11 @@ def bare_sweep(
     spec = ModelSpec.load(args.model_dir)
     instances, threads = layout(args)
     plan = parse_plan(served)
-    recognizer = OnnxRecognizer(args.model_dir, threads, spec, plan, streams=instances) if grpc_url is None else None
+    recognizer = (
+        OnnxRecognizer(args.model_dir, threads, spec, plan, streams=instances, full_batch=MAX_BATCH)
+        if grpc_url is None
+        else None
+    )
     rows = []
     for k in args.crops:
         batch = spec.preprocess([c.image for c in crops[:k]])

@@ -54,6 +54,7 @@ from rare.onnx_runtime import OnnxRecognizer, usable_cores
 
 NAME = "model_throughput"
 FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (performance target)
+FULL_BATCH = 32  # the gateway's default max batch: OpenVINO engines are also compiled for it, as the gateway does
 REDUCED_TARGET = 2000.0  # crops/s at batch 32, a reduced-precision engine within 0.5 point (performance target)
 OV_ENGINES = {"ov-fp32": "openvino-fp32", "ov-bf16": "openvino-bf16"}
 SERVED = "served engine + preprocess + decode"  # the engine RARE_ENGINE=auto picks here
@@ -99,7 +100,10 @@ def runner_factories(args: Any) -> tuple[dict[str, Factory], list[str]]:
                 notes.append(f"{variant}: not available here (OpenVINO missing, or no native BF16).")
                 continue
             engine = OV_ENGINES[variant]
-            factories[variant] = (lambda e=engine: engine_runner(onnx_path, e, threads, instances), instances)
+            factories[variant] = (
+                lambda e=engine: engine_runner(onnx_path, e, threads, instances, FULL_BATCH),
+                instances,
+            )
         elif variant == "ort-fp16":
             factories["ort-fp16"] = (lambda: onnx_runner(fp16_onnx(args.model_dir), threads), instances)
             notes.append("FP16 graph: build_engine.fp16 of model.onnx (FP32 islands: TPS grid, softmax, argmax).")
@@ -138,7 +142,7 @@ def embedded_runs(args: Any, crops: list[np.ndarray]) -> dict[str, Run]:
     served, _ = plan_by_batch(args.model_dir / spec.onnx_file, engines, spec.image_shape, len(images))
     runs: dict[str, Run] = {}
     for name, engine in ((EMBEDDED, "onnxruntime"), (f"{SERVED} ({describe(served)})", served)):
-        recognizer = OnnxRecognizer(args.model_dir, threads, spec, engine, streams=instances)
+        recognizer = OnnxRecognizer(args.model_dir, threads, spec, engine, streams=instances, full_batch=FULL_BATCH)
         runs[name] = (lambda r=recognizer: r.recognize(images), instances)
     return runs
 

@@ -73,7 +73,7 @@ def quantize(source: Path, out: Path, crops: list[Crop], spec: ModelSpec, keep: 
 def measure(name: str, path: Path, engine: str, val: list[Crop], spec: ModelSpec, args: Any) -> dict[str, Any]:
     """Crops/s at batch 32 in the gateway's layout, and the text of every real_val crop, for ``path`` on ``engine``."""
     instances, threads = layout(args)
-    run = open_engine(path, engine, threads, instances)
+    run = open_engine(path, engine, threads, instances, full_batch=32)  # as the gateway, at its default max batch
     codec = spec.codec()
 
     def read(images: list[np.ndarray]) -> list[str]:

@@ -82,7 +82,7 @@ def engine_rates(path: Path, batch: np.ndarray, seconds: float) -> dict[str, flo
     """crops/s of each available engine, one thread, at this batch."""
     rates = {}
     for engine in (e for e in ENGINES if available(e)):
-        run = open_engine(path, engine, threads=1)
+        run = open_engine(path, engine, threads=1, full_batch=len(batch))
         run(batch)
         calls, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:

@@ -40,11 +40,12 @@ def onnx_runner(path: Path, threads: int = 0) -> Runner:
     return run
 
 
-def engine_runner(path: Path, engine: str, threads: int, streams: int) -> Runner:
-    """An engine of rare.engines (OpenVINO FP32 or BF16) on ``path``, callable from ``streams`` threads at once."""
+def engine_runner(path: Path, engine: str, threads: int, streams: int, full_batch: int | None = None) -> Runner:
+    """An engine of rare.engines (OpenVINO FP32 or BF16) on ``path``, callable from ``streams`` threads at once
+    (compiled for exactly ``full_batch`` crops too, as the gateway compiles it for its max batch)."""
     from rare.engines import open_engine
 
-    run = open_engine(path, engine, max(1, threads), streams)
+    run = open_engine(path, engine, max(1, threads), streams, full_batch)
 
     def call(batch: np.ndarray) -> None:
         run(batch)

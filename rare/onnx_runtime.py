@@ -70,7 +70,8 @@ def tensor_specs(nodes: Sequence[ort.NodeArg]) -> list[TensorSpec]:
 
 class OnnxRecognizer:
     """Preprocess -> the graph -> decode, for one model directory (``model.onnx`` + ``rare.json``), on ONNX Runtime
-    or on another engine of :mod:`rare.engines` (``engine``), or on a per-batch-size :data:`~rare.engines.Plan`."""
+    or on another engine of :mod:`rare.engines` (``engine``), or on a per-batch-size :data:`~rare.engines.Plan`;
+    OpenVINO engines also compile the graph for exactly ``full_batch`` crops (:func:`rare.engines.open_engine`)."""
 
     def __init__(
         self,
@@ -79,6 +80,7 @@ class OnnxRecognizer:
         spec: ModelSpec | None = None,
         engine: str | Plan = "onnxruntime",
         streams: int = 1,
+        full_batch: int | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.spec = spec if spec is not None else ModelSpec.load(self.model_dir)
@@ -96,7 +98,7 @@ class OnnxRecognizer:
             )
             self.spec.check_io(tensor_specs(self.session.get_inputs()), tensor_specs(self.session.get_outputs()))
         else:
-            self._run = open_plan(onnx_path, plan, threads if threads > 0 else usable_cores(), streams)
+            self._run = open_plan(onnx_path, plan, threads if threads > 0 else usable_cores(), streams, full_batch)
             self.infer(np.zeros((1, *self.spec.image_shape), np.float32))  # compiles, and checks the outputs exist
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -71,7 +71,9 @@ class OnnxBackend:
             log.info("engines measured here (crops/s, one thread): %s; serving on %s", _rates(rates), self.kind)
         elif self.kind != "onnxruntime" and self.kind not in spec.engines:
             log.warning("engine %s was not gated for %s (python -m build_engine engines)", self.kind, model_dir)
-        return OnnxRecognizer(model_dir, self.threads, spec, engine, streams=self.parallelism)
+        return OnnxRecognizer(
+            model_dir, self.threads, spec, engine, streams=self.parallelism, full_batch=self.max_batch_size
+        )
 
     async def status(self) -> BackendStatus:
         return BackendStatus(self._batcher is not None, self._detail)
