@@ -193,8 +193,18 @@ class RssSampler:
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy_s() -> float:
-    """CPU seconds every core together has been busy since boot (/proc/stat: all but idle and iowait)."""
+CGROUP_CPU_STAT = Path("/sys/fs/cgroup/cpu.stat")  # cgroup v2: usage_usec, the CPU this container has used
+
+
+def machine_busy_s(cgroup_stat: Path = CGROUP_CPU_STAT) -> float:
+    """CPU seconds used so far by this container (its cgroup v2 ``cpu.stat``), or, outside a cgroup, by every core
+    of the machine together (/proc/stat: all but idle and iowait): in a container, /proc/stat counts other tenants."""
+    if cgroup_stat.is_file():
+        usage = next(
+            (ln.split()[1] for ln in cgroup_stat.read_text().splitlines() if ln.startswith("usage_usec")), None
+        )
+        if usage is not None:
+            return int(usage) / 1e6
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields
     return (user + nice + system + irq + softirq + steal) * _TICK_S

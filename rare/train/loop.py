@@ -52,13 +52,16 @@ def seed_everything(seed: int) -> None:
 
 def _worker_init(worker_id: int) -> None:
     np.random.seed(torch.initial_seed() % 2**32)
-    cv2.setNumThreads(1)  # workers decode, augment and render; the training processes own the cores
 
 
 class Trainer:
     def __init__(self, cfg: Config, runtime: dist_utils.Runtime) -> None:
         self.cfg, self.rt = cfg, runtime
         g = cfg.Global
+        # Workers decode, augment and render single-threaded; the training processes own the cores. Set here, in
+        # the process that forks them, before it runs OpenCV: in a worker forked from a process that has run
+        # OpenCV's thread pool, cv2.setNumThreads never returns.
+        cv2.setNumThreads(1)
         seed_everything(g.seed + runtime.rank)
         self.codec = codec_from_config(cfg)
         self.model = build_model(cfg.Architecture, self.codec.num_classes)

@@ -72,8 +72,16 @@ class OnnxBackend:
         elif self.kind != "onnxruntime" and self.kind not in spec.engines:
             log.warning("engine %s was not gated for %s (python -m build_engine engines)", self.kind, model_dir)
         return OnnxRecognizer(
-            model_dir, self.threads, spec, engine, streams=self.parallelism, full_batch=self.max_batch_size
+            model_dir, self.threads, spec, engine, streams=self.parallelism, full_batch=self._full(spec)
         )
+
+    def _full(self, spec: ModelSpec) -> int | None:
+        """The max batch, when the engine gate read OpenVINO's graph compiled for that many crops (else None:
+        OpenVINO runs every batch on its dynamic graph)."""
+        gated = {record.get("full_batch") for record in spec.engines.values()}
+        if spec.engines and gated != {self.max_batch_size}:
+            log.info("OpenVINO full-batch compile off: gated for %s, max batch %d", gated, self.max_batch_size)
+        return self.max_batch_size if spec.engines and gated == {self.max_batch_size} else None
 
     async def status(self) -> BackendStatus:
         return BackendStatus(self._batcher is not None, self._detail)

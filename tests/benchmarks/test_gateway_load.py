@@ -19,7 +19,8 @@ def test_embedded_backend_sweep_with_memory(bench: Bench, calib_model_dir: Path)
         assert row["bare_crops_per_s"] > 0 and row["ratio"] > 0
         assert row["peak_rss_mib"] >= 50  # VmRSS of the gateway process, sampled from /proc
         # CPU per crop from /proc: the machine's covers the gateway process's (which runs inference here)
-        assert 0 < row["gateway_cpu_ms_per_crop"] <= row["cpu_ms_per_crop"] * 1.05
+        slack = 2 * 10 / (row["crops_per_s"] * row["seconds"])  # two 10 ms clock ticks, per crop served
+        assert 0 < row["gateway_cpu_ms_per_crop"] <= row["cpu_ms_per_crop"] * 1.05 + slack
         assert row["bare_cpu_ms_per_crop"] > 0
     assert data["baseline_rss_mib"] > 0
 

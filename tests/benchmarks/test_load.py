@@ -2,6 +2,7 @@
 
 import os
 import time
+from pathlib import Path
 
 from benchmarks.load import CpuMeter, machine_busy_s, process_cpu_s
 
@@ -19,6 +20,13 @@ def test_a_busy_loop_is_counted_for_the_process_and_the_machine() -> None:
     assert cpu.busy_s >= cpu.process_s - 0.05  # the machine's clock ticks cover this process's
     machine_ms, process_ms = cpu.ms_per(3)
     assert abs(process_ms - 1000 * cpu.process_s / 3) < 1e-9 and machine_ms > 0
+
+
+def test_a_containers_cgroup_usage_is_read_when_there_is_one(tmp_path: Path) -> None:
+    stat = tmp_path / "cpu.stat"
+    stat.write_text("usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+    assert machine_busy_s(stat) == 2.5
+    assert machine_busy_s(tmp_path / "none") > 0  # no cgroup: /proc/stat
 
 
 def test_readings_are_monotonic_and_a_gone_process_reads_zero() -> None:

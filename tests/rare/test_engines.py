@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rare.engines as engines_module
 from rare.engines import (
     ENGINES,
     EngineError,
@@ -51,10 +52,25 @@ def test_every_engine_here_reads_real_crops_as_onnx_runtime_does(engine: str) ->
 
 
 @pytest.mark.parametrize("engine", [e for e in ENGINES[1:] if available(e)])
-def test_a_full_batch_runs_on_its_static_compile_and_reads_the_same(engine: str) -> None:
+def test_a_full_batch_runs_on_its_static_compile_and_reads_the_same(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = ModelSpec.load(SHIPPED)
     batch = spec.preprocess([read_image(path) for path, _ in val_crops("IC15", 32)])
     dynamic = open_engine(SHIPPED / "model.onnx", engine, threads=1)
+    compiled_for: list[int | None] = []  # which compile each call ran on, by its batch size
+    original = engines_module._openvino
+
+    def spied(path: Path, engine: str, threads: int, streams: int, batch_size: int | None):  # noqa: ANN202
+        run = original(path, engine, threads, streams, batch_size)
+
+        def call(images: np.ndarray) -> dict[str, np.ndarray]:
+            compiled_for.append(batch_size)
+            return run(images)
+
+        return call
+
+    monkeypatch.setattr(engines_module, "_openvino", spied)
     both = open_engine(SHIPPED / "model.onnx", engine, threads=1, full_batch=32)
     codec = spec.codec()
 
@@ -62,6 +78,7 @@ def test_a_full_batch_runs_on_its_static_compile_and_reads_the_same(engine: str)
         return [r.text for r in codec.decode_ids(outputs["ids"], outputs["scores"])]
 
     full, partial = both(batch), both(batch[:31])  # 32 crops: the static graph; 31: the dynamic one
+    assert compiled_for == [32, None]  # 32 crops ran on the graph compiled for exactly 32, 31 on the dynamic one
     assert full["ids"].shape == (32, 25) and partial["ids"].shape == (31, 25)
     assert texts(partial) == texts(dynamic(batch[:31]))
     differ = sum(a != b for a, b in zip(texts(full), texts(dynamic(batch)), strict=True))
