@@ -42,12 +42,6 @@ def test_the_forms_look_like_what_they_stand_for(lexicon: StreetLexicon) -> None
     assert sum(t not in known for t in cut) > 100  # most cut words are no longer dictionary words
 
 
-def test_street_fraction_zero_keeps_the_stream() -> None:
-    plain, default = WordRenderer(RenderOptions(street_fraction=0.0)), WordRenderer()
-    for index in range(10):
-        assert plain.sample(3, index)[1] == default.sample(3, index)[1]
-
-
 def test_street_fraction_draws_street_labels() -> None:
     street = WordRenderer(RenderOptions(street_fraction=1.0, max_chars=12))
     labels = [street.sample(4, index)[1] for index in range(60)]
