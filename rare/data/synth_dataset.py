@@ -10,7 +10,6 @@ loaders fork): ``cv2.setNumThreads`` called in a forked worker whose parent has 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ import torch.utils.data
 
 from rare.render_options import RenderOptions
 from rare.synth.errors import SynthError
-from rare.synth.fonts import resolve_fonts
-from rare.synth.render import WordRenderer, check_options
+from rare.synth.render import WordRenderer, resolved_options
 from rare.synth.text import DEFAULT_WORDLIST
 
 
@@ -29,15 +27,12 @@ class SynthDataset(torch.utils.data.Dataset):
     def __init__(self, num_samples: int, seed: int = 0, options: RenderOptions | None = None) -> None:
         if num_samples < 0:
             raise SynthError(f"num_samples must be >= 0, got {num_samples}")
-        options = options if options is not None else RenderOptions()
-        check_options(options)
-        wordlist = Path(options.wordlist) if options.wordlist else DEFAULT_WORDLIST
+        self.options = resolved_options(options)  # here, so that a bad option or font fails in the main process
+        wordlist = Path(self.options.wordlist) if self.options.wordlist else DEFAULT_WORDLIST
         if not wordlist.is_file():
             raise SynthError(f"{wordlist}: word list not found")
         self.num_samples = num_samples
         self.seed = seed
-        # fonts resolved here, so that a missing one fails early, in the main process
-        self.options = replace(options, fonts=[str(p) for p in resolve_fonts(options.fonts)])
         self._renderer: WordRenderer | None = None
 
     def __len__(self) -> int:

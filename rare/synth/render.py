@@ -30,6 +30,14 @@ FONT_SIZES = np.array([20, 28, 40, 56, 80])
 LARGE_FONT_SIZES = np.array([80, 112, 160, 224])  # for large crops only, so that their glyphs stay sharp
 
 
+def resolved_options(options: RenderOptions | None) -> RenderOptions:
+    """``options`` (default: all defaults) checked, with the font entries resolved to the font files that exist;
+    raises :class:`SynthError` naming the first option out of range, or when no listed font exists."""
+    options = options if options is not None else RenderOptions()
+    check_options(options)
+    return replace(options, fonts=[str(p) for p in resolve_fonts(options.fonts)])
+
+
 def check_options(options: RenderOptions) -> None:
     """Raise :class:`SynthError` naming the first option out of range."""
     if options.max_chars < 1:
@@ -51,9 +59,7 @@ class WordRenderer:
     """
 
     def __init__(self, options: RenderOptions | None = None) -> None:
-        options = options if options is not None else RenderOptions()
-        check_options(options)
-        self.options = replace(options, fonts=[str(p) for p in resolve_fonts(options.fonts)])
+        self.options = options = resolved_options(options)
         self.fonts: list[str] = self.options.fonts
         wordlist = Path(options.wordlist) if options.wordlist else None
         words = read_wordlist(wordlist)
