@@ -49,13 +49,12 @@ from benchmarks.paired import (
 from benchmarks.peak import gemm_peak, model_flops
 from benchmarks.plots import save_panels, series_by
 from benchmarks.runners import Runner, engine_runner, fp16_onnx, onnx_runner, torch_runner
-from rare.engines import available, describe, plan_by_batch
+from rare.engines import FULL_BATCH, available, describe, plan_by_batch
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import OnnxRecognizer, usable_cores
 
 NAME = "model_throughput"
 FP32_TARGET = 1000.0  # crops/s at batch 32, embedded CPU path (performance target)
-FULL_BATCH = 32  # the gateway's default max batch: OpenVINO engines are also compiled for it, as the gateway does
 REDUCED_TARGET = 2000.0  # crops/s at batch 32, a reduced-precision engine within 0.5 point (performance target)
 OV_ENGINES = {"ov-fp32": "openvino-fp32", "ov-bf16": "openvino-bf16"}
 SERVED = "served engine + preprocess + decode"  # the engine RARE_ENGINE=auto picks here

@@ -41,7 +41,7 @@ from benchmarks.common import (
 from benchmarks.plots import save_scatter
 from benchmarks.quantize import reduced_precision_target
 from rare.codec import ids_and_scores
-from rare.engines import available, open_engine
+from rare.engines import FULL_BATCH, available, open_engine
 from rare.modelspec import ModelSpec
 
 NAME = "openvino_int8"
@@ -73,7 +73,7 @@ def quantize(source: Path, out: Path, crops: list[Crop], spec: ModelSpec, keep: 
 def measure(name: str, path: Path, engine: str, val: list[Crop], spec: ModelSpec, args: Any) -> dict[str, Any]:
     """Crops/s at batch 32 in the gateway's layout, and the text of every real_val crop, for ``path`` on ``engine``."""
     instances, threads = layout(args)
-    run = open_engine(path, engine, threads, instances, full_batch=32)  # as the gateway, at its default max batch
+    run = open_engine(path, engine, threads, instances, FULL_BATCH)  # as the gateway, at its default max batch
     codec = spec.codec()
 
     def read(images: list[np.ndarray]) -> list[str]:

@@ -28,6 +28,7 @@ import numpy as np
 from rare.errors import RareError
 
 ENGINES = ("onnxruntime", "openvino-fp32", "openvino-bf16")
+FULL_BATCH = 32  # the gateway's default RARE_MAX_BATCH_SIZE: the batch OpenVINO is also compiled for (static shape)
 Run = Callable[[np.ndarray], dict[str, np.ndarray]]  # input batch -> outputs by tensor name
 Plan = tuple[tuple[int, str], ...]  # ascending (smallest batch size, engine): batches from that size up run there
 
