@@ -17,6 +17,7 @@ import numpy as np
 
 from rare.codec import NUM_STEPS, LabelCodec
 from rare.errors import RareError
+from rare.orientation import Orientation, OrientationError
 from rare.preprocess import IMAGE_SHAPE, RESIZES, preprocess_batch
 
 FORMAT = "rare-model/1"
@@ -73,6 +74,8 @@ class ModelSpec:
     lowercase: bool = True
     normalization: dict[str, Any] = field(default_factory=lambda: dict(NORMALIZATION))
     resize: str = "bilinear"  # how crops taller than the input shrink (rare.preprocess); absent in PaddleOCR imports
+    # whether tall crops are also read turned (rare.orientation); off when absent (PaddleOCR imports, older models)
+    orientation: Orientation = field(default_factory=Orientation)
     # engines besides ONNX Runtime FP32 that passed the accuracy gate (rare.gates.engines), with their loss
     engines: dict[str, dict[str, Any]] = field(default_factory=dict)
     onnx_file: str = "model.onnx"
@@ -115,6 +118,12 @@ class ModelSpec:
         """Crops -> the model's input batch [N, C, H, W], with this model's geometry and resize."""
         return preprocess_batch(images, self.image_shape, self.resize)
 
+    def preprocess_views(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        """Crops -> the input batch of every view this model reads of them (:mod:`rare.orientation`), and for each
+        row the index of its crop; :meth:`Orientation.choose` turns the rows' readings into one per crop."""
+        views, owners = self.orientation.expand(images)
+        return self.preprocess(views), owners
+
     def check_io(self, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
         """Raise :class:`ModelSpecError` naming every way the runtime's tensors differ from this spec."""
         problems = []
@@ -148,9 +157,12 @@ class ModelSpec:
             fields = dict(data)
             fields["input"] = TensorSpec(**fields["input"])
             fields["outputs"] = {role: TensorSpec(**t) for role, t in fields["outputs"].items()}
+            fields["orientation"] = Orientation(**fields.get("orientation", {}))
             return cls(**fields)
         except ModelSpecError:
             raise
+        except OrientationError as exc:
+            raise ModelSpecError(f"{where}: {exc}") from None
         except (KeyError, TypeError, AttributeError) as exc:
             raise ModelSpecError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None
 

@@ -117,5 +117,6 @@ class OnnxRecognizer:
         """BGR crops (any size) -> text, confidence and per-character confidences, in input order."""
         if not images:
             return []
-        ids, scores = self.infer(self.spec.preprocess(images))
-        return self.codec.decode_ids(ids, scores, stop_at_eos)
+        batch, owners = self.spec.preprocess_views(images)  # tall crops give three rows (rare.orientation)
+        ids, scores = self.infer(batch)
+        return self.spec.orientation.choose(self.codec.decode_ids(ids, scores, stop_at_eos), owners)

@@ -89,19 +89,21 @@ class Pipeline:
         errors = [u.error for u in uploads]
         headers = _small_request_headers(uploads)
         if headers is not None:
-            batch, good = self._decode_and_preprocess(spec, uploads, errors, headers)
+            batch, owners = self._decode_and_preprocess(spec, uploads, errors, headers)
         else:  # on a few threads only: each holds one full-size decode at a time
             if self._decoders is None:
                 self._decoders = anyio.CapacityLimiter(self.settings.decode_threads or usable_cores())
-            batch, good = await anyio.to_thread.run_sync(
+            batch, owners = await anyio.to_thread.run_sync(
                 self._decode_and_preprocess, spec, uploads, errors, limiter=self._decoders
             )
         recognized: dict[int, Recognition] = {}
         version = None
+        good = sorted(set(owners))
         if good:
             ids, scores, version = await self._infer(batch)
             start = time.perf_counter()
-            recognized = dict(zip(good, self.codec(spec).decode_ids(ids, scores), strict=True))
+            readings = spec.orientation.choose(self.codec(spec).decode_ids(ids, scores), owners)
+            recognized = dict(zip(good, readings, strict=True))
             metrics.STAGE["postprocess"].observe(time.perf_counter() - start)
         metrics.CROPS_RECOGNIZED.inc(len(good))
         metrics.CROPS_FAILED.inc(len(uploads) - len(good))
@@ -129,8 +131,9 @@ class Pipeline:
     ) -> tuple[np.ndarray, list[int]]:
         """Decode each crop (with its header when already probed) and shrink it to the model input at once, so at
         most one full-size decode is alive per decoding thread; crops past the request's pixel budget are refused.
+        Returns the rows and, for each, the index of its crop (a tall crop gives three views: rare.orientation).
         ``spec`` is the one the request started with: the backend may lose its model meanwhile."""
-        rows, good, budget = [], [], self.settings.max_request_pixels
+        rows, owners, budget = [], [], self.settings.max_request_pixels
         timer = _StageTimer()
         for i, upload in enumerate(uploads):
             if upload.data is None:
@@ -145,14 +148,15 @@ class Pipeline:
                     )
                 budget -= pixels if pixels <= self.settings.max_image_pixels else 0  # too large alone: refused below
                 crop = timer.time("decode", decode_probed, upload.data, header, self.settings.max_image_pixels)
-                rows.append(timer.time("preprocess", spec.preprocess, [crop])[0])
-                good.append(i)
+                views = spec.orientation.views(crop)
+                rows += list(timer.time("preprocess", spec.preprocess, views))
+                owners += [i] * len(views)
             except ImageTooLargeError as exc:
                 errors[i] = ItemError(code="image_too_large", message=str(exc))
             except (ImageDecodeError, ImageError) as exc:
                 errors[i] = ItemError(code="undecodable_image", message=str(exc))
         timer.observe()
-        return (np.stack(rows) if rows else np.zeros((0, *spec.image_shape), np.float32)), good
+        return (np.stack(rows) if rows else np.zeros((0, *spec.image_shape), np.float32)), owners
 
     async def _infer(self, batch: np.ndarray) -> Answer:
         """Chunks sent concurrently: at most the backend's max batch, and one per model instance, so that one big

@@ -7,6 +7,7 @@ from rare.config import ConfigError
 from rare.config_schema import DatasetConfig
 from rare.data.datasets import LabelFileSource, LmdbSource, RecDataset, SynthSource
 from rare.data.lmdb_io import find_lmdbs
+from rare.orientation import Orientation
 from rare.preprocess import IMAGE_SHAPE
 
 TRANSFORM_CHAIN = ("DecodeImage", "AttnLabelEncode", "RecResizeImg", "KeepKeys")
@@ -71,12 +72,15 @@ def build_train_dataset(cfg: DatasetConfig, codec: LabelCodec, seed: int, resize
     return RecDataset(sources, codec, weights, total, augment, seed, resize)
 
 
-def build_eval_datasets(cfg: DatasetConfig, codec: LabelCodec, resize: str = "bilinear") -> dict[str, RecDataset]:
-    """One dataset per LMDB / label file, so evaluation reports a row each."""
+def build_eval_datasets(
+    cfg: DatasetConfig, codec: LabelCodec, resize: str = "bilinear", orientation: Orientation | None = None
+) -> dict[str, RecDataset]:
+    """One dataset per LMDB / label file, so evaluation reports a row each; tall crops are read as the model's
+    ``orientation`` policy says (off by default)."""
     entries = cfg.sources if cfg.name == "MultiDataSet" else [cfg]
     out: dict[str, RecDataset] = {}
     for entry in entries:
         for source in sources_of(entry, 0):
             name = source.name if source.name not in out else f"{source.name}_{len(out)}"
-            out[name] = RecDataset([source], codec, resize=resize)
+            out[name] = RecDataset([source], codec, resize=resize, orientation=orientation)
     return out

@@ -10,7 +10,7 @@ a bad file never stops a run.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from rare.data.augment import Augmenter
 from rare.data.lmdb_io import LmdbReader
 from rare.images import ImageDecodeError, decode_image, read_image
 from rare.labelfile import dataset_name, read_label_file
+from rare.orientation import Orientation
 from rare.preprocess import IMAGE_SHAPE, ImageError, preprocess
 from rare.render_options import RenderOptions
 
@@ -107,7 +108,10 @@ class SynthSource:
 
 
 class RecDataset(Dataset):
-    """Sources -> dicts ``{image: float32 [3, 32, 100], label: int64 [25], length: int}`` or :class:`Skipped`."""
+    """Sources -> dicts ``{image: float32 [3, 32, 100], label: int64 [25], length: int}`` or :class:`Skipped`.
+
+    With an ``orientation`` policy on (evaluation of a model that has one), a tall crop's sample also carries
+    ``turned``: float32 [2, 3, 32, 100], the crop turned both ways (:mod:`rare.orientation`)."""
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class RecDataset(Dataset):
         augment: list[bool | str] | None = None,
         seed: int = 0,
         resize: str = "bilinear",
+        orientation: Orientation | None = None,
     ) -> None:
         if not sources:
             raise ValueError("a dataset needs at least one source")
@@ -131,6 +136,7 @@ class RecDataset(Dataset):
         self.augmenters = [Augmenter("mild" if a is True else a) if a else None for a in levels]
         self.seed = seed
         self.resize = resize
+        self.orientation = orientation or Orientation()
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -160,7 +166,9 @@ class RecDataset(Dataset):
         if self.augmenters[src] is not None:
             image = self.augmenters[src](image)
         length = int(np.flatnonzero(label == self.codec.eos)[0]) - 1
-        return {"image": preprocess(image, resize=self.resize), "label": label, "length": length, "text": text}
+        upright, *turned = (preprocess(view, resize=self.resize) for view in self.orientation.views(image))
+        sample = {"image": upright, "label": label, "length": length, "text": text}
+        return {**sample, "turned": np.stack(turned)} if turned else sample
 
 
 @dataclass
@@ -172,6 +180,8 @@ class Batch:
     length: torch.Tensor  # int64 [N]: characters per label
     text: list[str]  # the labels as read, for accuracy
     skipped: dict[str, int]  # "unreadable" / "bad_label" -> count
+    turned: torch.Tensor | None = None  # float32 [M, 3, 32, 100]: tall crops turned both ways (rare.orientation)
+    turned_owner: list[int] = field(default_factory=list)  # [M]: the row of ``image`` each turned view shows
 
 
 def collate(samples: list[dict | Skipped]) -> Batch:
@@ -186,10 +196,13 @@ def collate(samples: list[dict | Skipped]) -> Batch:
             [],
             skipped,
         )
+    turned = [(row, view) for row, s in enumerate(good) for view in s.get("turned", ())]
     return Batch(
         torch.from_numpy(np.stack([s["image"] for s in good])),
         torch.from_numpy(np.stack([s["label"] for s in good])),
         torch.tensor([s["length"] for s in good], dtype=torch.long),
         [s["text"] for s in good],
         skipped,
+        torch.from_numpy(np.stack([view for _, view in turned])) if turned else None,
+        [row for row, _ in turned],
     )

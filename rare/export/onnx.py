@@ -97,6 +97,7 @@ def export_model_dir(
         lowercase=codec.lowercase,
         normalization=normalization(cfg.Global.resize),
         resize=cfg.Global.resize,
+        orientation=cfg.Global.orientation,
         architecture=backbone_of(cfg.Architecture.Backbone).architecture,
         source=source,
     )

@@ -47,6 +47,9 @@ def evaluate(
         if not batch.text:
             continue
         preds = codec.decode(model(batch.image.to(device)).float().cpu().numpy())
+        if batch.turned is not None:  # tall crops, turned both ways: the model's orientation policy chooses
+            preds += codec.decode(model(batch.turned.to(device)).float().cpu().numpy())
+            preds = loader.dataset.orientation.choose(preds, [*range(len(batch.text)), *batch.turned_owner])
         metric.update([p.text for p in preds], batch.text)
     model.train(was_training)
     return metric, skipped
@@ -78,7 +81,7 @@ def eval_from_config(path: str, overrides: list[str]) -> dict[str, RecMetric]:
         raise ConfigError("eval needs -o Global.pretrained_model=CHECKPOINT")
     model, codec, _ = model_from_checkpoint(cfg.Global.pretrained_model, cfg)
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.Global.use_gpu else "cpu")
-    datasets = build_eval_datasets(cfg.Eval.dataset, codec, cfg.Global.resize)
+    datasets = build_eval_datasets(cfg.Eval.dataset, codec, cfg.Global.resize, cfg.Global.orientation)
     with denormals_flushed():
         metrics, skipped = evaluate_all(model.to(device), datasets, cfg.Eval.loader, codec, device)
     print(format_table(metrics, skipped))  # noqa: T201 - the table is the command's output

@@ -78,7 +78,9 @@ class Trainer:
             log.info("zeroed %d vanishing weights of the initial model", zeroed)
         self.net = DistributedDataParallel(self.model) if runtime.distributed else self.model
         self.train_set = build_train_dataset(cfg.Train.dataset, self.codec, g.seed, g.resize)
-        self.eval_sets = build_eval_datasets(cfg.Eval.dataset, self.codec, g.resize) if _has_data(cfg.Eval) else {}
+        self.eval_sets = (
+            build_eval_datasets(cfg.Eval.dataset, self.codec, g.resize, g.orientation) if _has_data(cfg.Eval) else {}
+        )
         self.out_dir = Path(g.save_model_dir)
         self.logger = TrainLogger(self.out_dir, runtime.is_main, g.log_smooth_window, g.print_batch_step)
         if runtime.is_main:

@@ -31,10 +31,11 @@ def predict_from_config(path: str, overrides: list[str]) -> int:
             log.error("skipping unreadable image %s: %s", unreadable, exc)
         if not batch.images:
             continue
+        views, owners = cfg.Global.orientation.expand(batch.images)  # tall crops: three views (rare.orientation)
         with torch.no_grad(), denormals_flushed():
-            probs = model(torch.from_numpy(preprocess_batch(batch.images, resize=cfg.Global.resize)))
+            probs = model(torch.from_numpy(preprocess_batch(views, resize=cfg.Global.resize)))
         ids, scores = ids_and_scores({"probs": probs.numpy()})
-        results = codec.decode_ids(ids, scores, cfg.PostProcess.stop_at_eos)
+        results = cfg.Global.orientation.choose(codec.decode_ids(ids, scores, cfg.PostProcess.stop_at_eos), owners)
         for position, result in zip(batch.positions, results, strict=True):
             print(f"Predicts of {paths[position]}: ({result.text!r}, {result.confidence})")  # noqa: T201
     return 1 if failed else 0

@@ -84,3 +84,37 @@ def test_it_is_served_with_the_resize_it_reads_best_with() -> None:
     spec = json.loads((MODEL_DIR / "rare.json").read_text())
     assert spec["resize"] == "area"
     assert read_checkpoint(MODEL_DIR / "model.pt")["config"]["Global"]["resize"] == "area"
+
+
+# IC15 real_val crops far taller than wide that the model reads right only turned (rare.orientation)
+TALL_CROPS = {"word_3090.png": "PLASTIC", "word_3500.png": "FOREVER", "word_3760.png": "THE"}
+
+
+def tall_crop_config(tmp_path) -> str:
+    """The shipped model's training config, evaluated on the tall crops alone."""
+    import shutil
+
+    import yaml
+
+    (tmp_path / "TALL").mkdir()
+    for name in TALL_CROPS:
+        shutil.copy(REAL_VAL / "IC15" / "images" / name, tmp_path / "TALL" / name)
+    (tmp_path / "TALL" / "gt.txt").write_text("".join(f"{name}\t{label}\n" for name, label in TALL_CROPS.items()))
+    cfg = yaml.safe_load((REPO / "configs" / "rare_mv3_en_stage6.yml").read_text())
+    cfg["Global"]["pretrained_model"] = str(MODEL_DIR / "model.pt")
+    cfg["Eval"]["dataset"]["label_file_list"] = [str(tmp_path / "TALL" / "gt.txt")]
+    (tmp_path / "tall.yml").write_text(yaml.safe_dump(cfg))
+    return str(tmp_path / "tall.yml")
+
+
+def test_rare_eval_and_predict_read_tall_crops_turned_when_the_policy_is_on(tmp_path, capsys) -> None:
+    from rare.train.evaluate import eval_from_config
+    from rare.train.predict import predict_from_config
+
+    config = tall_crop_config(tmp_path)
+    assert eval_from_config(config, ["Global.orientation.min_aspect=1.5"])["TALL"].acc == 1.0
+    assert eval_from_config(config, ["Global.orientation.min_aspect=0"])["TALL"].acc == 0.0
+    capsys.readouterr()
+    predict_from_config(config, ["Global.orientation.min_aspect=1.5", f"Global.infer_img={tmp_path / 'TALL'}"])
+    printed = capsys.readouterr().out
+    assert all(f"{name}: ('{label.lower()}'" in printed for name, label in TALL_CROPS.items()), printed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -11,7 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rare.lexicon import LexiconError
+from rare.orientation import Orientation
 from service.app import create_app
+from service.backends.base import Answer
 from service.errors import BackendFailed, BackendTimeout, BackendUnavailable, GatewayError, Overloaded
 from service.settings import Settings
 from tests.images import png
@@ -235,3 +238,28 @@ def test_a_named_lexicon_no_request_could_use_stops_the_gateway_at_start(backend
     (tmp_path / "long.txt").write_text("fine\n" + "w" * 65 + "\n")
     with pytest.raises(LexiconError, match=r"RARE_LEXICONS\['long'\] .*a candidate word has 65 characters; at most 64"):
         create_app(Settings(lexicons={"long": tmp_path / "long.txt"}), backend)
+
+
+class WidthSureBackend(FakeBackend):
+    """The fake's reading, sure of itself in proportion to the columns the crop fills (a wide view: sure)."""
+
+    async def infer(self, batch: np.ndarray) -> Answer:
+        answer = await super().infer(batch)
+        filled = (batch != 0).any(axis=(1, 2)).sum(axis=1)  # [N, 3, 32, 100] -> columns filled [N]
+        sureness = np.repeat((filled / 100)[:, None], answer.ids.shape[1], axis=1).astype(np.float32)  # [N, 25]
+        return Answer(answer.ids, sureness, answer.version)
+
+
+def test_tall_crops_are_also_read_turned_when_the_model_says_so() -> None:
+    """A crop 4.5x taller than wide fills 8 columns upright and all 100 turned: the turned reading is surer."""
+    on = WidthSureBackend()
+    on.spec = dataclasses.replace(on.spec, orientation=Orientation(min_aspect=1.5))
+    files = [("images", ("tall.png", crop(20, height=90), "image/png")), ("images", ("w.png", crop(40), "image/png"))]
+    with TestClient(create_app(Settings(), on)) as client:
+        body = client.post("/recognize", files=files).json()
+    assert [r["text"] for r in body["results"]] == ["100", "40"]
+    assert on.batches == [4]  # one request, one batch: the tall crop's three views and the wide crop
+    off = WidthSureBackend()  # the policy off (PaddleOCR imports): the tall crop is read once, as it is
+    with TestClient(create_app(Settings(), off)) as client:
+        body = client.post("/recognize", files=files).json()
+    assert [r["text"] for r in body["results"]] == ["8", "40"] and off.batches == [2]

@@ -14,6 +14,7 @@ from rare.config_schema import DatasetConfig
 from rare.data.build import build_eval_datasets, build_train_dataset, check_transforms
 from rare.data.datasets import LabelFileSource, LmdbSource, RecDataset, Skipped, collate
 from rare.data.lmdb_io import LmdbError, LmdbReader, find_lmdbs, write_lmdb
+from rare.orientation import Orientation
 from tests.conftest import REAL_VAL
 
 
@@ -97,6 +98,24 @@ def test_eval_datasets_one_row_per_label_file() -> None:
     cfg = DatasetConfig(name="SimpleDataSet", label_file_list=[str(REAL_VAL / n / "gt.txt") for n in ("SVT", "IC15")])
     sets = build_eval_datasets(cfg, LabelCodec())
     assert list(sets) == ["SVT", "IC15"] and len(sets["IC15"]) == 446
+
+
+def test_eval_samples_of_tall_crops_carry_their_turned_views(tmp_path: Path) -> None:
+    """With the model's orientation policy on, rare eval reads tall crops turned too (rare.orientation)."""
+    wide = np.full((32, 80, 3), 255, np.uint8)
+    tall = np.ascontiguousarray(np.rot90(wide))  # [80, 32]
+    for name, image in (("wide.png", wide), ("tall.png", tall)):
+        cv2.imwrite(str(tmp_path / name), image)
+    (tmp_path / "gt.txt").write_text("tall.png\tab\nwide.png\tab\ntall.png\tab\n")
+    cfg = DatasetConfig(name="SimpleDataSet", label_file_list=[str(tmp_path / "gt.txt")])
+    (on,) = build_eval_datasets(cfg, LabelCodec(), orientation=Orientation(1.5)).values()
+    batch = collate([on[i] for i in range(3)])
+    assert batch.image.shape == (3, 3, 32, 100) and batch.turned_owner == [0, 0, 2, 2]
+    assert batch.turned.shape == (4, 3, 32, 100)
+    assert batch.turned[0].equal(batch.image[1])  # the tall crop turned clockwise is the wide one again
+    (off,) = build_eval_datasets(cfg, LabelCodec()).values()
+    plain = collate([off[i] for i in range(3)])
+    assert plain.turned is None and plain.turned_owner == []
 
 
 def test_paddleocr_transform_chain_is_checked() -> None:
