@@ -133,6 +133,7 @@ def gateway_sweep(
                 machine_ms, gateway_ms = cpu.ms_per(result.crops_per_s * result.seconds)
                 extra = {"peak_rss_mib": rss.peak_mib, "mean_batch": crops / max(calls, 1)}
                 extra |= {"cpu_ms_per_crop": machine_ms, "gateway_cpu_ms_per_crop": gateway_ms}
+                extra |= {"loop_cpu_ms_per_crop": cpu.main_ms_per(result.crops_per_s * result.seconds)}
                 rows.append(row(result, concurrency, **extra))
                 previous = concurrency
                 time.sleep(0.5 + result.p99_ms / 1000)  # let requests cut off at the deadline drain

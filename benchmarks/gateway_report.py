@@ -34,6 +34,7 @@ COLUMNS: list[tuple[str, str | Callable[[dict[str, Any]], object]]] = [
     ("crops/backend call", lambda r: r.get("mean_batch", float("nan"))),
     ("core-ms/crop", lambda r: r.get("cpu_ms_per_crop", float("nan"))),
     ("gateway process core-ms/crop", lambda r: r.get("gateway_cpu_ms_per_crop", float("nan"))),
+    ("event loop core-ms/crop", lambda r: r.get("loop_cpu_ms_per_crop", float("nan"))),
     ("bare core-ms/crop", lambda r: r.get("bare_cpu_ms_per_crop", float("nan"))),
 ]
 
@@ -74,11 +75,25 @@ def overhead_bound(r: dict[str, Any], backend: str) -> str:
         f"CPU: the gateway path spends {total:.2f} core-ms per crop on this machine (the gateway process "
         f"{gateway:.2f} of it, {rest}), the bare backend {bare:.2f}"
     )
+    cost += loop_bound(r.get("loop_cpu_ms_per_crop", float("nan")), bare)
     if busy >= BUSY_CORES:
         return cost + f"; with the cores {busy:.0%} busy, that caps the gateway at about {bare / total:.0%} of bare"
     return cost + (
         f"; the cores were only {busy:.0%} busy, so the serial steps of each request (HTTP, decoding, a backend "
         "round trip) bound it as well as the CPU does"
+    )
+
+
+def loop_bound(loop: float, bare: float) -> str:
+    """The share of the gateway's cost that no backend can remove: its event loop thread (HTTP, multipart, image
+    decoding, preprocessing, JSON). Even with inference as cheap per crop as in the bare run, the rates could stand
+    at most as ``bare / (bare + loop)``."""
+    if math.isnan(loop):
+        return ""
+    return (
+        f"; its event loop thread alone (HTTP, multipart, decoding, preprocessing, JSON: all but inference) "
+        f"{loop:.2f}, which would cap it at {bare / (bare + loop):.0%} of bare even with inference as cheap per "
+        "crop as in the bare run"
     )
 
 
@@ -143,8 +158,9 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], b
         "the gateway's MicroBatcher in-process, on the same engines, or the gRPC aio client to Triton). Column "
         "crops/backend call: the embedded backend's mean micro-batch (its rare_inference_batch_size histogram). "
         "Columns core-ms/crop: the CPU the whole machine spent per crop served during the cell (/proc/stat: gateway, "
-        "load generator and backend together), the gateway process's share of it (/proc/PID/stat), and the same "
-        "machine-wide figure for the bare backend's run of the cell.",
+        "load generator and backend together), the gateway process's share of it (/proc/PID/stat), its event "
+        "loop thread's share (its main thread, /proc/PID/task/PID/stat: all the gateway does but inference), and "
+        "the same machine-wide figure for the bare backend's run of the cell.",
         "## Targets\n\n" + targets_table(targets),
         "## Throughput and latency\n\n" + table,
         "## Memory\n\n" + memory_table(rows, args.crops, args.concurrency, baseline),

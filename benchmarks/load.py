@@ -210,10 +210,11 @@ def machine_busy_s(cgroup_stat: Path = CGROUP_CPU_STAT) -> float:
     return (user + nice + system + irq + softirq + steal) * _TICK_S
 
 
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds of one process, all its threads (/proc/PID/stat utime + stime); 0 once it is gone."""
+def process_cpu_s(pid: int, thread: int | None = None) -> float:
+    """CPU seconds of one process, all its threads (/proc/PID/stat utime + stime), or of one of its threads
+    (/proc/PID/task/TID/stat); 0 once it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}" + (f"/task/{thread}" if thread is not None else "") + "/stat").read_text()
     except OSError:
         return 0.0
     fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3, utime 14, stime 15
@@ -221,19 +222,28 @@ def process_cpu_s(pid: int) -> float:
 
 
 class CpuMeter:
-    """CPU spent while the block runs: by the whole machine (``busy_s``) and by one process (``process_s``)."""
+    """CPU spent while the block runs: by the whole machine (``busy_s``), by one process (``process_s``) and by
+    that process's main thread (``main_s``: a uvicorn worker's event loop)."""
 
     def __init__(self, pid: int | None = None) -> None:
         self.pid = pid
-        self.busy_s = self.process_s = 0.0
+        self.busy_s = self.process_s = self.main_s = 0.0
 
     def __enter__(self) -> CpuMeter:
-        self._busy, self._process = machine_busy_s(), process_cpu_s(self.pid) if self.pid else 0.0
+        self._busy, self._process, self._main = machine_busy_s(), *self._process_now()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        process, main = self._process_now()
         self.busy_s = machine_busy_s() - self._busy
-        self.process_s = (process_cpu_s(self.pid) - self._process) if self.pid else 0.0
+        self.process_s, self.main_s = process - self._process, main - self._main
+
+    def _process_now(self) -> tuple[float, float]:
+        return (process_cpu_s(self.pid), process_cpu_s(self.pid, self.pid)) if self.pid else (0.0, 0.0)
+
+    def main_ms_per(self, count: float) -> float:
+        """Core-milliseconds of the process's main thread per item."""
+        return 1000 * self.main_s / count if count > 0 else float("nan")
 
     def ms_per(self, count: float) -> tuple[float, float]:
         """Core-milliseconds per item (``count`` items served in the block): the machine's, the process's."""

@@ -21,6 +21,7 @@ def test_embedded_backend_sweep_with_memory(bench: Bench, calib_model_dir: Path)
         # CPU per crop from /proc: the machine's covers the gateway process's (which runs inference here)
         slack = 2 * 10 / (row["crops_per_s"] * row["seconds"])  # two 10 ms clock ticks, per crop served
         assert 0 < row["gateway_cpu_ms_per_crop"] <= row["cpu_ms_per_crop"] * 1.05 + slack
+        assert 0 < row["loop_cpu_ms_per_crop"] <= row["gateway_cpu_ms_per_crop"] + slack  # its event loop thread
         assert row["bare_cpu_ms_per_crop"] > 0
     assert data["baseline_rss_mib"] > 0
 

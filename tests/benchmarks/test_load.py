@@ -35,3 +35,21 @@ def test_readings_are_monotonic_and_a_gone_process_reads_zero() -> None:
     assert machine_busy_s() >= first and process_cpu_s(os.getpid()) >= before
     assert process_cpu_s(2**22 + 12345) == 0.0
     assert CpuMeter().ms_per(0) != CpuMeter().ms_per(0)  # nan: nothing served
+
+
+def test_the_main_thread_is_told_apart_from_the_others() -> None:
+    """The gateway's event loop is its main thread: work on another thread counts for the process, not for it."""
+    import threading
+
+    with CpuMeter(os.getpid()) as cpu:
+        worker = threading.Thread(target=_spin_thread, args=(0.3,))
+        worker.start()
+        worker.join()
+    assert cpu.process_s >= 0.25 and cpu.main_s <= 0.1
+    assert cpu.main_ms_per(2) == 1000 * cpu.main_s / 2 and cpu.main_ms_per(0) != cpu.main_ms_per(0)
+
+
+def _spin_thread(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
