@@ -75,9 +75,12 @@ def overhead_bound(r: dict[str, Any], backend: str) -> str:
         f"CPU: the gateway path spends {total:.2f} core-ms per crop on this machine (the gateway process "
         f"{gateway:.2f} of it, {rest}), the bare backend {bare:.2f}"
     )
-    cost += loop_bound(r.get("loop_cpu_ms_per_crop", float("nan")), bare)
+    loop = r.get("loop_cpu_ms_per_crop", float("nan"))
+    if not math.isnan(loop):
+        cost += f"; its event loop thread alone (HTTP, multipart, decoding, preprocessing, JSON) {loop:.2f}"
     if busy >= BUSY_CORES:
-        return cost + f"; with the cores {busy:.0%} busy, that caps the gateway at about {bare / total:.0%} of bare"
+        cap = f"; with the cores {busy:.0%} busy, that caps the gateway at about {bare / total:.0%} of bare"
+        return cost + cap + loop_bound(loop, bare)
     return cost + (
         f"; the cores were only {busy:.0%} busy, so the serial steps of each request (HTTP, decoding, a backend "
         "round trip) bound it as well as the CPU does"
@@ -85,15 +88,13 @@ def overhead_bound(r: dict[str, Any], backend: str) -> str:
 
 
 def loop_bound(loop: float, bare: float) -> str:
-    """The share of the gateway's cost that no backend can remove: its event loop thread (HTTP, multipart, image
-    decoding, preprocessing, JSON). Even with inference as cheap per crop as in the bare run, the rates could stand
-    at most as ``bare / (bare + loop)``."""
+    """On busy cores, the cap that the part of the gateway's cost no backend can remove sets alone: its event loop
+    thread (HTTP, multipart, image decoding, preprocessing, JSON). Even with inference as cheap per crop as in the
+    bare run, the rates could stand at most as ``bare / (bare + loop)``."""
     if math.isnan(loop):
         return ""
     return (
-        f"; its event loop thread alone (HTTP, multipart, decoding, preprocessing, JSON: all but inference) "
-        f"{loop:.2f}, which would cap it at {bare / (bare + loop):.0%} of bare even with inference as cheap per "
-        "crop as in the bare run"
+        f", and its event loop alone at {bare / (bare + loop):.0%} with inference as cheap per crop as in the bare run"
     )
 
 
