@@ -150,7 +150,20 @@ def _coerce_union(tp: Any, value: Any, path: str) -> Any:
             return _coerce(arg, value, path)
         except ConfigError as exc:
             errors.append(str(exc))
-    raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} matches none of {args}")
+    if len(errors) == 1:
+        raise ConfigError(errors[0])
+    raise ConfigError(
+        f"{path}: {value!r} is none of: {', '.join(_describe(arg) for arg in args if arg is not type(None))}"
+    )
+
+
+def _describe(tp: Any) -> str:
+    """A type as a config's author reads it: ``bool``, ``'mild'``, ``a list``, ``a mapping``."""
+    if typing.get_origin(tp) is Literal:
+        return ", ".join(repr(v) for v in typing.get_args(tp))
+    if typing.get_origin(tp) in (list, dict):
+        return "a list" if typing.get_origin(tp) is list else "a mapping"
+    return getattr(tp, "__name__", str(tp))
 
 
 def _coerce_scalar(tp: Any, value: Any, path: str) -> Any:

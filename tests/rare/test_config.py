@@ -46,6 +46,7 @@ def test_int_is_accepted_for_float_but_not_the_reverse() -> None:
         ("Bogus.key=1", r"top level: unknown key\(s\) 'Bogus'"),
         ("Global.use_gpu=maybe", r"Global.use_gpu: expected bool"),
         ("noequals", r"expected Section.key=value"),
+        ("Train.dataset.augment=strng", r"Train.dataset.augment: 'strng' is none of: bool, 'mild', 'strong'"),
     ],
 )
 def test_bad_overrides_name_the_key(override: str, message: str) -> None:
