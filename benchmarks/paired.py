@@ -32,7 +32,8 @@ def rates_of(stats: dict[str, list[dict]]) -> dict[str, list[float]]:
 
 
 def median_rows(stats: dict[str, list[dict]], batch_size: int, names: list[str]) -> list[dict[str, Any]]:
-    """A table row for each named run: the statistics of its median round (by crops/s)."""
+    """A table row for each named run: the statistics of its median round (by crops/s; of an even number of
+    rounds, the faster of the middle two: a row is one real round, with its own latencies, not an average)."""
     rows = []
     for name in names:
         rounds = sorted(stats.get(name, []), key=lambda s: s["items_per_s"])
