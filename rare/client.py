@@ -43,7 +43,9 @@ __all__ = ["AsyncClient", "Client", "ClientError", "Limits", "Result"]
 
 @dataclass
 class _Retry:
-    attempts: int = 8
+    # backoff 0.25 s doubling to 20 s, each wait jittered to 50-100 %: 12 attempts wait 56-112 s in all, what a
+    # gateway may take to restart on a loaded machine (model load, engine compiles and the per-batch-size plan)
+    attempts: int = 12
     base_s: float = 0.25
     cap_s: float = 20.0
     sleep: Callable[[float], Any] = field(default=time.sleep, repr=False)

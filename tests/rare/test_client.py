@@ -119,3 +119,19 @@ def test_requests_leave_room_for_the_lexicon_every_one_carries() -> None:
     assert [len(b) for b in with_lexicon] == [2, 2, 2, 2, 2]
     for batch in with_lexicon:
         assert sum(len(i.data) + 256 for i in batch) + 1_500 * 5 + 256 + 4096 <= limits.max_request_bytes
+
+
+def test_a_server_that_stays_down_is_waited_for_one_to_two_minutes_then_given_up() -> None:
+    """Long enough for a gateway to restart on a loaded machine; then a ClientError naming the last failure."""
+    from rare.client import _Retry
+
+    slept: list[float] = []
+    retry = _Retry(sleep=slept.append)
+    down = httpx.ConnectError("connection refused")
+    for attempt in range(retry.attempts - 1):
+        reason, wait = retry.judge(attempt, down)
+        retry.sleep(wait)
+    assert 55 <= sum(slept) <= 115 and max(slept) <= retry.cap_s
+    assert "connection refused" in str(retry.given_up(reason))
+    assert retry.judge(0, httpx.Response(200)) == ("", 0.0)  # an answer is final
+    assert retry.judge(0, httpx.Response(503, headers={"retry-after": "3"}))[1] == 3.0
