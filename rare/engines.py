@@ -74,8 +74,7 @@ def open_engine(path: Path, engine: str, threads: int, streams: int = 1, full_ba
         raise EngineError(f"engine {engine!r} is not available here (OpenVINO missing, or no native BF16)")
     if engine == "onnxruntime":
         return _onnxruntime(path, threads)
-    if full_batch is not None and full_batch < 1:
-        raise EngineError(f"full_batch must be at least 1, got {full_batch}")
+    _check_full_batch(full_batch)
     dynamic = _openvino(path, engine, threads, streams, None)
     fixed = _openvino(path, engine, threads, streams, full_batch) if full_batch else None
 
@@ -83,6 +82,11 @@ def open_engine(path: Path, engine: str, threads: int, streams: int = 1, full_ba
         return (fixed if fixed is not None and len(batch) == full_batch else dynamic)(batch)
 
     return run
+
+
+def _check_full_batch(full_batch: int | None) -> None:
+    if full_batch is not None and full_batch < 1:
+        raise EngineError(f"full_batch must be at least 1, got {full_batch}")
 
 
 def _openvino(path: Path, engine: str, threads: int, streams: int, batch_size: int | None) -> Run:
@@ -198,8 +202,7 @@ def parse_plan(description: str) -> Plan:
 
 def open_plan(path: Path, plan: Plan, threads: int, streams: int = 1, full_batch: int | None = None) -> Run:
     """Like :func:`open_engine`, each batch on the engine ``plan`` names for its size."""
-    if full_batch is not None and full_batch < 1:
-        raise EngineError(f"full_batch must be at least 1, got {full_batch}")
+    _check_full_batch(full_batch)
     full_engine = next(engine for size, engine in reversed(plan) if size <= (full_batch or 1))
     runs = {
         engine: open_engine(path, engine, threads, streams, full_batch if engine == full_engine else None)

@@ -78,10 +78,13 @@ class OnnxBackend:
     def _full(self, spec: ModelSpec) -> int | None:
         """The max batch, when the engine gate read OpenVINO's graph compiled for that many crops (else None:
         OpenVINO runs every batch on its dynamic graph)."""
+        if not spec.engines:
+            return None
         gated = {record.get("full_batch") for record in spec.engines.values()}
-        if spec.engines and gated != {self.max_batch_size}:
-            log.info("OpenVINO full-batch compile off: gated for %s, max batch %d", gated, self.max_batch_size)
-        return self.max_batch_size if spec.engines and gated == {self.max_batch_size} else None
+        if gated == {self.max_batch_size}:
+            return self.max_batch_size
+        log.info("OpenVINO full-batch compile off: gated for %s, max batch %d", gated, self.max_batch_size)
+        return None
 
     async def status(self) -> BackendStatus:
         return BackendStatus(self._batcher is not None, self._detail)
