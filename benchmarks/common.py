@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import numpy as np
 
 from rare.images import read_batches
 from rare.labelfile import LabeledPath, read_label_file
+from rare.modelspec import ModelSpec
 from rare.onnx_runtime import usable_cores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +75,12 @@ def layout(args: argparse.Namespace) -> tuple[int, int]:
     cores = usable_cores()
     instances = args.instances or cores
     return instances, args.threads or max(1, cores // instances)
+
+
+def one_view(spec: ModelSpec) -> ModelSpec:
+    """``spec`` reading one upright view per crop (no nudges), as the gateway serves it with RARE_NUDGES=false: the
+    speed benchmarks time one row per crop, the model's own cost (nudges multiply it by 1 + their number)."""
+    return dataclasses.replace(spec, orientation=dataclasses.replace(spec.orientation, nudges=[]))
 
 
 def parse_ints(text: str) -> list[int]:

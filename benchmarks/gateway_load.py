@@ -54,6 +54,7 @@ def backend(args: Any, scratch: Path) -> Iterator[tuple[dict[str, str], str | No
         "RARE_LOG_LEVEL": "warning",
         "RARE_ORT_INSTANCES": str(instances),
         "RARE_ORT_THREADS": str(threads),
+        "RARE_NUDGES": "false",  # one view per crop, as the bare backend runs them (benchmarks.common.one_view)
     }
     if args.backend == "onnxruntime":
         yield {**env, "RARE_MAX_BATCH_SIZE": str(MAX_BATCH)}, None

@@ -29,6 +29,7 @@ from benchmarks.common import (
     layout,
     load_crops,
     markdown_table,
+    one_view,
     parse_ints,
     shown,
     targets_table,
@@ -132,9 +133,10 @@ def sweep(
 
 def embedded_runs(args: Any, crops: list[np.ndarray]) -> dict[str, Run]:
     """OnnxRecognizer.recognize on 32 decoded crops per call, in the gateway's layout (preprocessing + the graph +
-    decoding): on ONNX Runtime FP32, and on the engine the gateway serves on here (RARE_ENGINE=auto)."""
+    decoding, one view per crop): on ONNX Runtime FP32, and on the engine the gateway serves on here
+    (RARE_ENGINE=auto)."""
     instances, threads = layout(args)
-    spec, images = ModelSpec.load(args.model_dir), crops[:32]
+    spec, images = one_view(ModelSpec.load(args.model_dir)), crops[:32]
     engines = ["onnxruntime", *spec.engines]
     served, _ = plan_by_batch(args.model_dir / spec.onnx_file, engines, spec.image_shape, len(images))
     runs: dict[str, Run] = {}

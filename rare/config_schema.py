@@ -44,8 +44,9 @@ class GlobalConfig:
     # ours: how crops taller than the input are shrunk (rare.preprocess); "area" does not alias, "bilinear" is
     # PaddleOCR's. Training, evaluation, export (rare.json) and serving all use the model's own choice.
     resize: Literal["bilinear", "area"] = "bilinear"
-    # ours: whether crops much taller than wide are also read turned a quarter both ways (rare.orientation; off by
-    # default). Evaluation, export (rare.json) and serving read tall crops as the model's own policy says.
+    # ours: whether crops much taller than wide are also read turned a quarter both ways, and every crop with its box
+    # nudged (rare.orientation; both off by default). Evaluation, export (rare.json) and serving read crops as the
+    # model's own policy says.
     orientation: Orientation = field(default_factory=Orientation)
 
 

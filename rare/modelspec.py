@@ -74,7 +74,8 @@ class ModelSpec:
     lowercase: bool = True
     normalization: dict[str, Any] = field(default_factory=lambda: dict(NORMALIZATION))
     resize: str = "bilinear"  # how crops taller than the input shrink (rare.preprocess); absent in PaddleOCR imports
-    # whether tall crops are also read turned (rare.orientation); off when absent (PaddleOCR imports, older models)
+    # whether tall crops are also read turned and crops nudged (rare.orientation); off when absent (PaddleOCR
+    # imports, older models)
     orientation: Orientation = field(default_factory=Orientation)
     # engines besides ONNX Runtime FP32 that passed the accuracy gate (rare.gates.engines), with their loss
     engines: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -17,6 +18,7 @@ from rare.images import ImageDecodeError, ImageHeader, ImageTooLargeError, decod
 from rare.lexicon import Lexicon
 from rare.modelspec import ModelSpec
 from rare.onnx_runtime import usable_cores
+from rare.orientation import Orientation
 from rare.preprocess import ImageError
 from service import metrics
 from service.admission import Admission
@@ -102,7 +104,7 @@ class Pipeline:
         if good:
             ids, scores, version = await self._infer(batch)
             start = time.perf_counter()
-            readings = spec.orientation.choose(self.codec(spec).decode_ids(ids, scores), owners)
+            readings = self.orientation(spec).choose(self.codec(spec).decode_ids(ids, scores), owners)
             recognized = dict(zip(good, readings, strict=True))
             metrics.STAGE["postprocess"].observe(time.perf_counter() - start)
         metrics.CROPS_RECOGNIZED.inc(len(good))
@@ -121,6 +123,12 @@ class Pipeline:
         if self._codec is None or self._codec[0] is not spec:
             self._codec = (spec, spec.codec())
         return self._codec[1]
+
+    def orientation(self, spec: ModelSpec) -> Orientation:
+        """How crops are read (rare.orientation): the model's policy, without its nudges when RARE_NUDGES is off."""
+        if self.settings.nudges or not spec.orientation.nudges:
+            return spec.orientation
+        return dataclasses.replace(spec.orientation, nudges=[])
 
     def _decode_and_preprocess(
         self,
@@ -148,7 +156,7 @@ class Pipeline:
                     )
                 budget -= pixels if pixels <= self.settings.max_image_pixels else 0  # too large alone: refused below
                 crop = timer.time("decode", decode_probed, upload.data, header, self.settings.max_image_pixels)
-                views = spec.orientation.views(crop)
+                views = self.orientation(spec).views(crop)
                 rows += list(timer.time("preprocess", spec.preprocess, views))
                 owners += [i] * len(views)
             except ImageTooLargeError as exc:

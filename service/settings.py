@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     )
     ort_threads: int = Field(0, ge=0, description="intra-op threads per embedded instance (0: cores / instances)")
     max_batch_size: int = Field(32, ge=1, le=1024, description="largest batch an embedded instance runs at once")
+    nudges: bool = Field(
+        True,
+        description="read every crop also with its box nudged, when the model's rare.json lists nudges (more "
+        "accurate; each nudge costs one more inference per crop); false: one upright view per crop, the fastest",
+    )
 
     # --- request limits ----------------------------------------------------------------------------------------
     max_images: int = Field(64, ge=1, description="most crops in one request")

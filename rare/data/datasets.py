@@ -110,8 +110,9 @@ class SynthSource:
 class RecDataset(Dataset):
     """Sources -> dicts ``{image: float32 [3, 32, 100], label: int64 [25], length: int}`` or :class:`Skipped`.
 
-    With an ``orientation`` policy on (evaluation of a model that has one), a tall crop's sample also carries
-    ``turned``: float32 [2, 3, 32, 100], the crop turned both ways (:mod:`rare.orientation`)."""
+    With an ``orientation`` policy that reads more than one view (evaluation of a model that has one), a sample also
+    carries ``views``: float32 [V, 3, 32, 100], its other views: nudged, and a tall crop turned both ways
+    (:mod:`rare.orientation`)."""
 
     def __init__(
         self,
@@ -166,9 +167,9 @@ class RecDataset(Dataset):
         if self.augmenters[src] is not None:
             image = self.augmenters[src](image)
         length = int(np.flatnonzero(label == self.codec.eos)[0]) - 1
-        upright, *turned = (preprocess(view, resize=self.resize) for view in self.orientation.views(image))
-        sample = {"image": upright, "label": label, "length": length, "text": text}
-        return {**sample, "turned": np.stack(turned)} if turned else sample
+        first, *others = (preprocess(view, resize=self.resize) for view in self.orientation.views(image))
+        sample = {"image": first, "label": label, "length": length, "text": text}
+        return {**sample, "views": np.stack(others)} if others else sample
 
 
 @dataclass
@@ -180,8 +181,8 @@ class Batch:
     length: torch.Tensor  # int64 [N]: characters per label
     text: list[str]  # the labels as read, for accuracy
     skipped: dict[str, int]  # "unreadable" / "bad_label" -> count
-    turned: torch.Tensor | None = None  # float32 [M, 3, 32, 100]: tall crops turned both ways (rare.orientation)
-    turned_owner: list[int] = field(default_factory=list)  # [M]: the row of ``image`` each turned view shows
+    views: torch.Tensor | None = None  # float32 [M, 3, 32, 100]: other views of the crops (rare.orientation)
+    view_owner: list[int] = field(default_factory=list)  # [M]: the row of ``image`` each of those views shows
 
 
 def collate(samples: list[dict | Skipped]) -> Batch:
@@ -196,13 +197,13 @@ def collate(samples: list[dict | Skipped]) -> Batch:
             [],
             skipped,
         )
-    turned = [(row, view) for row, s in enumerate(good) for view in s.get("turned", ())]
+    views = [(row, view) for row, s in enumerate(good) for view in s.get("views", ())]
     return Batch(
         torch.from_numpy(np.stack([s["image"] for s in good])),
         torch.from_numpy(np.stack([s["label"] for s in good])),
         torch.tensor([s["length"] for s in good], dtype=torch.long),
         [s["text"] for s in good],
         skipped,
-        torch.from_numpy(np.stack([view for _, view in turned])) if turned else None,
-        [row for row, _ in turned],
+        torch.from_numpy(np.stack([view for _, view in views])) if views else None,
+        [row for row, _ in views],
     )

@@ -47,9 +47,9 @@ def evaluate(
         if not batch.text:
             continue
         preds = codec.decode(model(batch.image.to(device)).float().cpu().numpy())
-        if batch.turned is not None:  # tall crops, turned both ways: the model's orientation policy chooses
-            preds += codec.decode(model(batch.turned.to(device)).float().cpu().numpy())
-            preds = loader.dataset.orientation.choose(preds, [*range(len(batch.text)), *batch.turned_owner])
+        if batch.views is not None:  # nudged and turned views: the model's orientation policy chooses
+            preds += codec.decode(model(batch.views.to(device)).float().cpu().numpy())
+            preds = loader.dataset.orientation.choose(preds, [*range(len(batch.text)), *batch.view_owner])
         metric.update([p.text for p in preds], batch.text)
     model.train(was_training)
     return metric, skipped

@@ -1,6 +1,8 @@
 from pathlib import Path
 
-from benchmarks.common import latency_stats, load_crops, markdown_table
+import numpy as np
+
+from benchmarks.common import latency_stats, load_crops, markdown_table, one_view
 from benchmarks.dev_model import make_model_dir
 from rare.modelspec import ModelSpec
 
@@ -24,3 +26,16 @@ def test_dev_model_from_a_project_checkpoint(calib_checkpoint: Path, tmp_path: P
     out = make_model_dir(tmp_path / "dev", checkpoint=calib_checkpoint, name="bench_dev")
     assert ModelSpec.load(out).model_name == "bench_dev"
     assert (out / "model.onnx").is_file()
+
+
+def test_one_view_drops_the_nudges_and_keeps_the_rest_of_the_policy() -> None:
+    from rare.codec import LabelCodec
+    from rare.modelspec import ModelSpec, our_io
+    from rare.orientation import Orientation
+
+    images, outputs = our_io(LabelCodec().num_classes)
+    policy = Orientation(min_aspect=1.5, nudges=[[0, -0.05], [0.05, 0]])
+    spec = ModelSpec("m", "1", list(LabelCodec().characters), images, outputs, orientation=policy)
+    single = one_view(spec)
+    assert single.orientation == Orientation(min_aspect=1.5) and spec.orientation == policy
+    assert single.preprocess_views([np.zeros((32, 100, 3), np.uint8)])[0].shape == (1, 3, 32, 100)

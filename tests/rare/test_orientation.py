@@ -11,7 +11,7 @@ import pytest
 from rare.codec import Recognition
 from rare.config import ConfigError, config_from_dict
 from rare.modelspec import ModelSpec, ModelSpecError
-from rare.orientation import Orientation, OrientationError
+from rare.orientation import Orientation, OrientationError, nudged
 
 POLICY = Orientation(min_aspect=1.5, margin=0.2)
 
@@ -94,7 +94,7 @@ def spec_dict() -> dict:
 
 def test_rare_json_carries_the_policy_and_older_files_read_as_off() -> None:
     data = spec_dict()
-    assert data["orientation"] == {"min_aspect": 0.0, "margin": 0.2}
+    assert data["orientation"] == {"min_aspect": 0.0, "margin": 0.2, "nudges": []}
     del data["orientation"]  # rare.json written before the policy existed, or a PaddleOCR import
     assert not ModelSpec.from_dict(data).orientation.enabled
     on = ModelSpec.from_dict({**data, "orientation": {"min_aspect": 1.5}})
@@ -102,7 +102,7 @@ def test_rare_json_carries_the_policy_and_older_files_read_as_off() -> None:
     assert ModelSpec.from_json(on.to_json()).orientation == POLICY
 
 
-@pytest.mark.parametrize("bad", [{"min_aspect": -2}, {"turn": True}, "yes"])
+@pytest.mark.parametrize("bad", [{"min_aspect": -2}, {"turn": True}, "yes", {"nudges": [[0.1]]}, {"nudges": [[0, 1]]}])
 def test_a_malformed_policy_in_rare_json_names_the_file(bad) -> None:
     with pytest.raises(ModelSpecError, match="rare.json"):
         ModelSpec.from_dict({**spec_dict(), "orientation": bad})
@@ -120,3 +120,50 @@ def test_the_training_config_declares_it_under_global() -> None:
     assert not config_from_dict({}).Global.orientation.enabled
     with pytest.raises(ConfigError, match="orientation"):
         config_from_dict({"Global": {"orientation": {"min_aspect": -1}}})
+
+
+NUDGED = Orientation(min_aspect=1.5, margin=0.2, nudges=[[0, -0.05], [-0.03, 0], [0.05, 0]])
+
+
+def test_a_nudge_trims_or_pads_each_side_by_its_fraction() -> None:
+    image = crop(40, 100)
+    assert np.array_equal(nudged(image, 0, -0.05), image[2:38])  # 2 rows off the top and the bottom
+    assert np.array_equal(nudged(image, -0.03, 0), image[:, 3:97])
+    wider = nudged(image, 0.05, 0)
+    assert wider.shape == (40, 110, 3) and np.array_equal(wider[:, 5:105], image)
+    assert np.array_equal(wider[:, :5], np.repeat(image[:, :1], 5, axis=1))  # the border repeated, not black
+    assert np.array_equal(nudged(image, 0.05, -0.05), np.pad(image[2:38], ((0, 0), (5, 5), (0, 0)), mode="edge"))
+    assert nudged(crop(3, 3), -0.25, -0.25).shape == (1, 1, 3)  # a pixel is always left
+    assert nudged(image, 0, 0).flags.c_contiguous and nudged(image, -0.03, 0).flags.c_contiguous
+
+
+def test_nudged_views_come_after_the_crop_and_before_the_turned_ones() -> None:
+    wide, tall = crop(32, 100), crop(90, 20)
+    assert [v.shape[:2] for v in NUDGED.views(wide)] == [(32, 100), (28, 100), (32, 94), (32, 110)]
+    assert [v.shape[:2] for v in NUDGED.views(tall)] == [(90, 20), (82, 20), (90, 18), (90, 22), (20, 90), (20, 90)]
+    assert NUDGED.expand([wide, tall])[1] == [0] * 4 + [1] * 6
+
+
+def test_the_most_confident_upright_view_wins_and_a_turned_one_must_beat_it_by_the_margin() -> None:
+    readings = [
+        *(reading(t, c) for t, c in [("stare", 0.6), ("state", 0.8), ("state", 0.8), ("stave", 0.5)]),  # crop 0
+        *(reading(t, c) for t, c in [("ab", 0.7), ("ab", 0.7), ("ac", 0.6), ("ad", 0.7)]),  # crop 1: ties -> as is
+        *(reading(t, c) for t, c in [("pord", 0.4), ("pord", 0.5), ("port", 0.55), ("pond", 0.3)]),  # crop 2, tall
+        reading("recycle", 0.8),  # crop 2 turned: beats the best upright reading (0.55) by more than 0.2
+        reading("x", 0.1),
+    ]
+    owners = [0] * 4 + [1] * 4 + [2] * 6
+    assert [r.text for r in NUDGED.choose(readings, owners)] == ["state", "ab", "recycle"]
+    readings[12] = reading("recycle", 0.7)  # not clearly surer than "port"
+    assert [r.text for r in NUDGED.choose(readings, owners)][2] == "port"
+
+
+def test_nudges_are_declared_in_rare_json_and_the_training_config() -> None:
+    on = ModelSpec.from_dict({**spec_dict(), "orientation": {"min_aspect": 1.5, "nudges": NUDGED.nudges}})
+    assert on.orientation == NUDGED and ModelSpec.from_json(on.to_json()).orientation == NUDGED
+    cfg = config_from_dict(
+        {"Global": {"orientation": {"min_aspect": 1.5, "nudges": [[0, -0.05], [-0.03, 0], [0.05, 0]]}}}
+    )
+    assert cfg.Global.orientation == NUDGED
+    batch, owners = dataclasses.replace(on, orientation=NUDGED).preprocess_views([crop(32, 100)])
+    assert batch.shape == (4, 3, 32, 100) and owners == [0, 0, 0, 0]

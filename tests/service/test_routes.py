@@ -263,3 +263,19 @@ def test_tall_crops_are_also_read_turned_when_the_model_says_so() -> None:
     with TestClient(create_app(Settings(), off)) as client:
         body = client.post("/recognize", files=files).json()
     assert [r["text"] for r in body["results"]] == ["8", "40"] and off.batches == [2]
+
+
+def test_crops_are_also_read_nudged_when_the_model_says_so_unless_nudges_are_off() -> None:
+    """Trimmed 5 % top and bottom, a 40x32 crop fills 46 columns (padded 5 % each side, 44): the surest view wins;
+    RARE_NUDGES=false reads one view per crop."""
+    on = WidthSureBackend()
+    on.spec = dataclasses.replace(on.spec, orientation=Orientation(nudges=[[0, -0.05], [0.05, 0]]))
+    files = [("images", ("a.png", crop(40), "image/png")), ("images", ("b.png", crop(60), "image/png"))]
+    with TestClient(create_app(Settings(), on)) as client:
+        body = client.post("/recognize", files=files).json()
+    assert [r["text"] for r in body["results"]] == ["46", "69"] and on.batches == [6]
+    off = WidthSureBackend()
+    off.spec = on.spec
+    with TestClient(create_app(Settings(nudges=False), off)) as client:
+        body = client.post("/recognize", files=files).json()
+    assert [r["text"] for r in body["results"]] == ["40", "60"] and off.batches == [2]

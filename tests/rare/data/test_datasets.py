@@ -100,8 +100,9 @@ def test_eval_datasets_one_row_per_label_file() -> None:
     assert list(sets) == ["SVT", "IC15"] and len(sets["IC15"]) == 446
 
 
-def test_eval_samples_of_tall_crops_carry_their_turned_views(tmp_path: Path) -> None:
-    """With the model's orientation policy on, rare eval reads tall crops turned too (rare.orientation)."""
+def test_eval_samples_carry_their_nudged_and_turned_views(tmp_path: Path) -> None:
+    """With the model's orientation policy on, rare eval reads tall crops turned too, and with nudges every crop
+    nudged (rare.orientation)."""
     wide = np.full((32, 80, 3), 255, np.uint8)
     tall = np.ascontiguousarray(np.rot90(wide))  # [80, 32]
     for name, image in (("wide.png", wide), ("tall.png", tall)):
@@ -110,12 +111,15 @@ def test_eval_samples_of_tall_crops_carry_their_turned_views(tmp_path: Path) -> 
     cfg = DatasetConfig(name="SimpleDataSet", label_file_list=[str(tmp_path / "gt.txt")])
     (on,) = build_eval_datasets(cfg, LabelCodec(), orientation=Orientation(1.5)).values()
     batch = collate([on[i] for i in range(3)])
-    assert batch.image.shape == (3, 3, 32, 100) and batch.turned_owner == [0, 0, 2, 2]
-    assert batch.turned.shape == (4, 3, 32, 100)
-    assert batch.turned[0].equal(batch.image[1])  # the tall crop turned clockwise is the wide one again
+    assert batch.image.shape == (3, 3, 32, 100) and batch.view_owner == [0, 0, 2, 2]
+    assert batch.views.shape == (4, 3, 32, 100)
+    assert batch.views[0].equal(batch.image[1])  # the tall crop turned clockwise is the wide one again
     (off,) = build_eval_datasets(cfg, LabelCodec()).values()
     plain = collate([off[i] for i in range(3)])
-    assert plain.turned is None and plain.turned_owner == []
+    assert plain.views is None and plain.view_owner == []
+    (nudged,) = build_eval_datasets(cfg, LabelCodec(), orientation=Orientation(1.5, nudges=[[0.05, 0]])).values()
+    batch = collate([nudged[i] for i in range(3)])  # each crop nudged once, then the tall ones turned
+    assert batch.view_owner == [0, 0, 0, 1, 2, 2, 2] and batch.views.shape == (7, 3, 32, 100)
 
 
 def test_paddleocr_transform_chain_is_checked() -> None:
