@@ -43,6 +43,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_average(args: argparse.Namespace) -> int:
+    from rare.export.average import average_checkpoints
+
+    average_checkpoints(args.checkpoints, args.out)
+    log.info("wrote %s: the mean of %d checkpoints", args.out, len(args.checkpoints))
+    return 0
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     from rare.infer import run_infer
 
@@ -106,6 +114,11 @@ def _add_model_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export Global.pretrained_model to Global.save_inference_dir (ONNX)")
     _config_args(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("average", help="average the weights of checkpoints of one run (its last evaluations)")
+    p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="two or more .pt checkpoints of one model")
+    p.add_argument("--out", required=True, help="checkpoint to write (.pt, no optimizer state)")
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("infer", help="recognize images with an exported model (ONNX Runtime)")
     p.add_argument("--image_dir", required=True, help="an image file or a folder of images")
