@@ -28,6 +28,7 @@ from benchmarks.common import (
     layout,
     load_crops,
     markdown_table,
+    one_view,
     parse_ints,
     shown,
     time_parallel,
@@ -76,9 +77,10 @@ def rapidocr_version() -> str:
 
 
 def ours(
-    model_dir: Path, threads: int, engine: str = "onnxruntime", streams: int = 1
+    model_dir: Path, threads: int, engine: str = "onnxruntime", streams: int = 1, spec: ModelSpec | None = None
 ) -> Callable[[list[np.ndarray], int], list[str]]:
-    recognizer = OnnxRecognizer(model_dir, threads, engine=engine, streams=streams)
+    """Our reading of crops as the model's rare.json says (nudged views, tall crops turned), or as ``spec`` says."""
+    recognizer = OnnxRecognizer(model_dir, threads, spec, engine=engine, streams=streams)
 
     def predict(images: list[np.ndarray], batch: int) -> list[str]:
         return [
@@ -153,7 +155,9 @@ def write_report(args: Any, facts: dict[str, Any], rows: list[dict[str, Any]], c
         f"Same {count} real_val crops, same process, same layout for both: {layout(args)[0]} instance(s) calling at "
         f"once, {layout(args)[1]} ONNX Runtime thread(s) each; "
         f"{args.seconds:g} s per point, timed from decoded crops (preprocess + model + decode). "
-        f"RARE: `{shown(args.model_dir)}` (3x32x100, 25-step attention). RapidOCR: its recognizer only, {rapid_model} "
+        f"RARE: `{shown(args.model_dir)}` (3x32x100, 25-step attention), read as its rare.json says (with its "
+        "nudged views: one row per view) and, as `RARE one view`, one row per crop (RARE_NUDGES=false). "
+        f"RapidOCR: its recognizer only, {rapid_model} "
         "(3x48xW, CTC). Word accuracy: lowercase alphanumeric protocol, at batch 32.",
         "## Summary\n\n" + summary_table,
         "## All points\n\n" + points,
@@ -175,8 +179,10 @@ def main() -> None:
     crops = load_crops(args.crops or len(labelled_paths("real_val")))
     threads = layout(args)[1]
     rapid, rapid_model = rapidocr_recognizer(threads)
-    engines = {"RARE": ours(args.model_dir, threads)}
     spec = ModelSpec.load(args.model_dir)
+    engines = {"RARE": ours(args.model_dir, threads)}
+    if spec.orientation.nudges:  # the shipped reading and the fastest one: the trade the gateway's RARE_NUDGES makes
+        engines["RARE one view"] = ours(args.model_dir, threads, spec=one_view(spec))
     for engine in (e for e in spec.engines if available(e)):  # the gated engines this machine has
         engines[f"RARE {engine}"] = ours(args.model_dir, threads, engine, layout(args)[0])
     for item in args.extra_model:  # e.g. int8=.cache/bench/quant/int8-dynamic
