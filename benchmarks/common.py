@@ -80,7 +80,7 @@ def layout(args: argparse.Namespace) -> tuple[int, int]:
 def one_view(spec: ModelSpec) -> ModelSpec:
     """``spec`` reading one upright view per crop (no nudges), as the gateway serves it with RARE_NUDGES=false: the
     speed benchmarks time one row per crop, the model's own cost (nudges multiply it by 1 + their number)."""
-    return dataclasses.replace(spec, orientation=dataclasses.replace(spec.orientation, nudges=[]))
+    return dataclasses.replace(spec, orientation=spec.orientation.without_nudges())
 
 
 def parse_ints(text: str) -> list[int]:

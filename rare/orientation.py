@@ -48,6 +48,10 @@ class Orientation:
             if len(nudge) != 2 or not all(-0.25 <= n <= 0.5 for n in nudge):
                 raise OrientationError(f"orientation: a nudge is [dx, dy], each from -0.25 to 0.5, got {nudge}")
 
+    def without_nudges(self) -> Orientation:
+        """The same policy reading one upright view per crop (the gateway's RARE_NUDGES=false, speed benchmarks)."""
+        return Orientation(self.min_aspect, self.margin) if self.nudges else self
+
     @property
     def enabled(self) -> bool:
         return self.min_aspect > 0
@@ -100,9 +104,8 @@ def nudged(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
     bottom: outward (positive) repeats the border pixels, inward (negative) trims, always keeping a pixel."""
     height, width = image.shape[:2]
     x, y = round(width * abs(dx)), round(height * abs(dy))
-    if dx < 0 or dy < 0:
-        trim_x, trim_y = (min(x, (width - 1) // 2) if dx < 0 else 0), (min(y, (height - 1) // 2) if dy < 0 else 0)
-        image = image[trim_y : height - trim_y, trim_x : width - trim_x]
+    trim_x, trim_y = (min(x, (width - 1) // 2) if dx < 0 else 0), (min(y, (height - 1) // 2) if dy < 0 else 0)
+    image = image[trim_y : height - trim_y, trim_x : width - trim_x]
     pad_x, pad_y = (x if dx > 0 else 0), (y if dy > 0 else 0)
     if pad_x or pad_y:
         image = np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), *([(0, 0)] * (image.ndim - 2))), mode="edge")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import time
@@ -126,9 +125,7 @@ class Pipeline:
 
     def orientation(self, spec: ModelSpec) -> Orientation:
         """How crops are read (rare.orientation): the model's policy, without its nudges when RARE_NUDGES is off."""
-        if self.settings.nudges or not spec.orientation.nudges:
-            return spec.orientation
-        return dataclasses.replace(spec.orientation, nudges=[])
+        return spec.orientation if self.settings.nudges else spec.orientation.without_nudges()
 
     def _decode_and_preprocess(
         self,
@@ -142,6 +139,7 @@ class Pipeline:
         Returns the rows and, for each, the index of its crop (a tall crop gives three views: rare.orientation).
         ``spec`` is the one the request started with: the backend may lose its model meanwhile."""
         rows, owners, budget = [], [], self.settings.max_request_pixels
+        policy = self.orientation(spec)
         timer = _StageTimer()
         for i, upload in enumerate(uploads):
             if upload.data is None:
@@ -156,7 +154,7 @@ class Pipeline:
                     )
                 budget -= pixels if pixels <= self.settings.max_image_pixels else 0  # too large alone: refused below
                 crop = timer.time("decode", decode_probed, upload.data, header, self.settings.max_image_pixels)
-                views = self.orientation(spec).views(crop)
+                views = policy.views(crop)
                 rows += list(timer.time("preprocess", spec.preprocess, views))
                 owners += [i] * len(views)
             except ImageTooLargeError as exc:
